@@ -1,0 +1,28 @@
+/* ---- crypto: NIP-44 v2 and NIP-04 encryption ---- */
+
+/* NIP-44 v2. The conversation key is symmetric in the two key pairs:
+ * HKDF-extract(salt "nip44-v2", ECDH x-coordinate). */
+NOSTRDEF int nostr_nip44_conversation_key(const nostr_ctx *ctx, const unsigned char sec[32],
+                                          const unsigned char pub[32], unsigned char ckey[32]);
+/* Encrypt plaintext (1..65535 bytes) to the base64 payload, appended to
+ * out; encrypt draws a fresh 32-byte nonce from the context's RNG. */
+NOSTRDEF int nostr_nip44_encrypt(nostr_ctx *ctx, const unsigned char ckey[32], const char *plain, size_t len,
+                                 nostr_buf *out);
+NOSTRDEF int nostr_nip44_encrypt_nonce(const unsigned char ckey[32], const unsigned char nonce[32], const char *plain,
+                                       size_t len, nostr_buf *out);
+/* Decrypt a base64 payload; the plaintext is appended to out. Errors:
+ * NOSTR_ERR_VERSION, BASE64, MAC, PADDING. */
+NOSTRDEF int nostr_nip44_decrypt(const unsigned char ckey[32], const char *payload, size_t len, nostr_buf *out);
+
+/* NIP-04 (deprecated; for reading and answering legacy DMs):
+ * base64(AES-256-CBC(plaintext)) + "?iv=" + base64(iv), key = ECDH x. */
+NOSTRDEF int nostr_nip04_encrypt(nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                 const char *plain, size_t len, nostr_buf *out);
+NOSTRDEF int nostr_nip04_encrypt_iv(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                    const unsigned char iv[16], const char *plain, size_t len, nostr_buf *out);
+NOSTRDEF int nostr_nip04_decrypt(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                 const char *payload, size_t len, nostr_buf *out);
+
+/* Base64 (standard alphabet, padded), used by both. */
+NOSTRDEF int nostr_base64_encode(const unsigned char *data, size_t len, nostr_buf *out);
+NOSTRDEF int nostr_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap, size_t *out_len);

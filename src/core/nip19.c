@@ -1,0 +1,1 @@
+/* ---- nip19: implementation ---- */

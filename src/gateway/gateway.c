@@ -1,0 +1,1 @@
+/* ---- gateway: implementation (issue 5) ---- */

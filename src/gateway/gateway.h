@@ -1,0 +1,1 @@
+/* ---- gateway: declarations (issue 5) ---- */

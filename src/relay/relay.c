@@ -1,0 +1,1 @@
+/* ---- relay: implementation (issue 4) ---- */

@@ -1,0 +1,1 @@
+/* ---- relay: declarations (issue 4) ---- */
