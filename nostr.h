@@ -71,7 +71,11 @@ extern "C" {
 
 #ifndef NOSTRDEF
 #ifdef NOSTR_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define NOSTRDEF static __attribute__((unused))
+#else
 #define NOSTRDEF static
+#endif
 #else
 #define NOSTRDEF extern
 #endif
@@ -308,6 +312,9 @@ NOSTRDEF void nostr_sha256_init(nostr_sha256_ctx *s);
 NOSTRDEF void nostr_sha256_update(nostr_sha256_ctx *s, const void *data, size_t len);
 NOSTRDEF void nostr_sha256_final(nostr_sha256_ctx *s, unsigned char out[32]);
 NOSTRDEF void nostr_sha256(const void *data, size_t len, unsigned char out[32]);
+/* The same digest computed without CPU extensions (tests compare it with
+ * the accelerated path). */
+NOSTRDEF void nostr_sha256_portable(const void *data, size_t len, unsigned char out[32]);
 NOSTRDEF void nostr_hmac_sha256(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t msglen,
                                 unsigned char out[32]);
 
@@ -414,7 +421,10 @@ typedef struct nostr_event {
  * exactly once; unknown fields are skipped. Strings go into the arena.
  * Errors: NOSTR_ERR_JSON/UTF8/DEPTH/TOO_LARGE for bad JSON, FIELD for a
  * missing, duplicate or mistyped field, HEX for a bad id/pubkey/sig,
- * KIND when kind > 65535. err (optional) gets the message and offset. */
+ * KIND when kind > 65535. created_at and kind must be plain non-negative
+ * integers: a sign, fraction or exponent is FIELD; created_at over 2^63-1
+ * is TOO_LARGE. err (optional) gets the message (naming the field) and
+ * the offset. No heap use beyond the arena. */
 NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a,
                                const nostr_limits *lim, nostr_error *err);
 /* Parse an event object at the reader's position (used inside messages). */
@@ -426,7 +436,8 @@ NOSTRDEF int nostr_event_serialize(const nostr_event *ev, nostr_buf *out);
 NOSTRDEF void nostr_event_compute_id(const nostr_event *ev, unsigned char out[32]);
 
 /* Validation bounds for nostr_event_check. Zeroed means: any kind in
- * 0..65535 and created_at in 0..2^53 (no clock comparison). */
+ * 0..65535 and created_at in 0..2^53 (no clock comparison); each bound
+ * left at 0 keeps its default. */
 typedef struct nostr_check_opts {
     long long min_created_at, max_created_at; /* both 0: the default range */
 } nostr_check_opts;
@@ -466,12 +477,14 @@ NOSTRDEF const nostr_str *nostr_event_tag_value(const nostr_event *ev, const cha
 NOSTRDEF nostr_str nostr_event_d_tag(const nostr_event *ev);
 /* NIP-40: the expiration timestamp, or 0 when none or malformed. */
 NOSTRDEF long long nostr_event_expiration(const nostr_event *ev);
-/* NIP-70: does the event carry the ["-"] tag? */
+/* NIP-70: does the event carry the ["-"] tag? (Any tag whose first item
+ * is "-" counts.) */
 NOSTRDEF int nostr_event_is_protected(const nostr_event *ev);
 
 /* Building events in memory: init zeroes ev and sets kind, created_at
  * and content (copied into the arena). add_tag appends a tag of n items
- * (copied). Then nostr_event_sign. */
+ * (copied); ev->tags must come from parse, init or add_tag, whose
+ * arrays have room implied by tag_count. Then nostr_event_sign. */
 NOSTRDEF int nostr_event_init(nostr_event *ev, nostr_arena *a, unsigned kind, long long created_at, const char *content,
                               size_t content_len);
 NOSTRDEF int nostr_event_add_tag(nostr_event *ev, nostr_arena *a, const char *const *items, size_t n);
@@ -494,9 +507,13 @@ NOSTRDEF int nostr_pow_mine(nostr_event *ev, nostr_arena *a, int bits, unsigned 
 
 /* ---- nip19: bech32 entities (npub, nsec, note, nprofile, nevent, naddr) ---- */
 
-/* Raw bech32 (BIP-173; NIP-19 strings may exceed 90 characters, so the
- * length limit is the caller's `max_len`, 0 = 5000). data holds 8-bit
- * bytes (converted from/to 5-bit groups here). */
+/* Raw bech32 (BIP-173 checksum; NIP-19 strings may exceed BIP-173's 90
+ * characters, so the limit is 5000). data holds 8-bit bytes (converted
+ * from/to 5-bit groups here; decode rejects 5 or more padding bits and
+ * non-zero padding). encode appends lowercase to out; its hrp must be
+ * lowercase. decode accepts all-lowercase or all-uppercase, writes the
+ * lowercased prefix into hrp (NOSTR_ERR_PREFIX if it needs more than
+ * hrp_cap bytes with the NUL) and NOSTR_ERR_BUFFER if data_cap is short. */
 NOSTRDEF int nostr_bech32_encode(const char *hrp, const unsigned char *data, size_t len, nostr_buf *out);
 NOSTRDEF int nostr_bech32_decode(const char *s, size_t slen, char *hrp, size_t hrp_cap, unsigned char *data,
                                  size_t data_cap, size_t *data_len, nostr_error *err);
@@ -525,9 +542,13 @@ typedef struct nostr_nip19 {
 
 /* Decode any of the six entity types; relays and identifier go into the
  * arena. Unknown TLV types are skipped. NOSTR_ERR_BECH32 (checksum, mixed
- * case, characters), NOSTR_ERR_PREFIX (unknown hrp), NOSTR_ERR_TLV. */
+ * case, characters), NOSTR_ERR_PREFIX (unknown hrp), NOSTR_ERR_TLV
+ * (truncated or wrong-length TLV, missing or duplicate TLV 0/2/3, or a
+ * npub/nsec/note payload that is not 32 bytes). */
 NOSTRDEF int nostr_nip19_decode(const char *s, size_t len, nostr_nip19 *out, nostr_arena *a, nostr_error *err);
-/* Encode by out->type; TLVs in ascending type order. */
+/* Encode by in->type; TLVs in ascending type order. naddr needs
+ * has_author and has_kind; a relay or identifier over 255 bytes gives
+ * NOSTR_ERR_TLV, a string over 5000 characters NOSTR_ERR_TOO_LARGE. */
 NOSTRDEF int nostr_nip19_encode(const nostr_nip19 *in, nostr_buf *out);
 /* Shortcuts for the 32-byte kinds: hrp is "npub", "nsec" or "note". */
 NOSTRDEF int nostr_nip19_encode_key(const char *hrp, const unsigned char key[32], nostr_buf *out);
@@ -551,7 +572,12 @@ enum {
     NOSTR_FILTER_SINCE = 1 << 3,
     NOSTR_FILTER_UNTIL = 1 << 4,
     NOSTR_FILTER_LIMIT = 1 << 5,
-    NOSTR_FILTER_SEARCH = 1 << 6
+    NOSTR_FILTER_SEARCH = 1 << 6,
+    /* Not a JSON field: ids, authors, kinds and every tag's values are
+     * sorted ascending (bytewise) without duplicates, so matching may
+     * binary-search. Parsing sets it; a filter built or edited by hand
+     * leaves it clear and is matched by linear scan. */
+    NOSTR_FILTER_SORTED = 1 << 7
 };
 
 /* A field is present when its bit is in `fields` (an empty list is
@@ -573,14 +599,30 @@ typedef struct nostr_filter {
 
 /* Parse one filter object at the reader's position, or from a buffer.
  * ids and authors must be 64-char lowercase hex, kinds integers in
- * 0..65535, since/until/limit non-negative integers, "#x" keys lists of
- * strings; unknown keys are rejected with NOSTR_ERR_FILTER (a relay that
- * ignored them would answer more than was asked). */
+ * 0..65535, since/until/limit non-negative integers, "#x" keys (x a
+ * single ASCII letter) lists of strings; unknown keys are rejected with
+ * NOSTR_ERR_FILTER (a relay that ignored them would answer more than was
+ * asked). Errors: NOSTR_ERR_FILTER for anything well-formed JSON can get
+ * wrong in a filter - not an object, a wrongly typed value, bad hex
+ * (NOT NOSTR_ERR_HEX), a number out of range, a duplicate or unknown key
+ * - with a message naming the field ("kinds: expected integers in
+ * 0..65535"); NOSTR_ERR_TOO_LARGE when a list holds more than
+ * lim.max_filter_values values; JSON/UTF8/DEPTH/NOMEM as the reader
+ * reports them. Lists are left sorted and deduplicated (see
+ * NOSTR_FILTER_SORTED), so nostr_filter_to_json writes them in that
+ * canonical order, not the input's. The reader's limits apply to the
+ * _json form. */
 NOSTRDEF int nostr_filter_parse_json(nostr_filter *f, nostr_json *r, nostr_arena *a);
 NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a,
                                 const nostr_limits *lim, nostr_error *err);
+/* Keys in the order ids, authors, kinds, #tags (as stored), since, until,
+ * limit, search, no white space. NOSTR_ERR_ARG (nothing written) for a
+ * filter parse would refuse: a tag name that is not a letter or appears
+ * twice, a kind over 65535, a negative since/until. */
 NOSTRDEF int nostr_filter_to_json(const nostr_filter *f, nostr_buf *out);
-/* Does ev match f (every present field matches)? search and limit are not
+/* Does ev match f (every present field matches)? "#x" matches when ev has
+ * a tag whose first item is exactly "x" and whose second item is one of
+ * the values; an empty list matches nothing. search and limit are not
  * considered here. */
 NOSTRDEF int nostr_filter_matches(const nostr_filter *f, const nostr_event *ev);
 /* Does ev match any of the n filters? */
@@ -620,14 +662,29 @@ typedef struct nostr_msg {
 /* Decode one message. Unknown message types give NOSTR_ERR_MESSAGE with
  * "unknown message type"; a malformed known one gives the error of the
  * part that failed (FIELD, FILTER, HEX, JSON ...) and err->msg says what.
- * Subscription ids must be 1..64 characters (NIP-01). */
+ * Subscription ids must be 1..64 characters (NIP-01).
+ * In detail: NOSTR_ERR_MESSAGE when the top level is not an array, the
+ * type is not a string, unknown, or sent by the wrong side (OK from a
+ * client), an element is missing ("missing ...") or extra ("too many
+ * elements"), an element has the wrong JSON type, a sub id is not 1..64
+ * bytes (decoded), or the relay's COUNT result lacks "count" (other keys
+ * in it, like NIP-45 "hll", are skipped). NOSTR_ERR_TOO_LARGE for more
+ * than lim.max_filters filters; NOSTR_ERR_FILTER from a filter;
+ * NOSTR_ERR_HEX for the event id of OK; the event parser's codes for an
+ * event. The event's json_offset/json_len are relative to `json`. */
 NOSTRDEF int nostr_msg_parse(nostr_msg *m, nostr_role from, const char *json, size_t len, nostr_arena *a,
                              const nostr_limits *lim, nostr_error *err);
-/* Encode m as sent by `from`, appended to out. */
+/* Encode m as sent by `from`, appended to out. NOSTR_ERR_ARG for a type
+ * that side does not send, a sub id not 1..64 bytes, a REQ or client
+ * COUNT without filters, or a filter nostr_filter_to_json refuses. On any
+ * failure out is left as it was. The relay's COUNT writes "approximate"
+ * only when it is set. */
 NOSTRDEF int nostr_msg_write(const nostr_msg *m, nostr_role from, nostr_buf *out);
 
 /* Writers for the common relay answers, appended to out. event_json is
- * the event's JSON text as stored (forwarded verbatim, not re-encoded). */
+ * the event's JSON text as stored (forwarded verbatim, not re-encoded).
+ * A NULL message writes ""; a sub id not 1..64 bytes is NOSTR_ERR_ARG.
+ * On failure out is left as it was. */
 NOSTRDEF int nostr_write_ok(nostr_buf *out, const unsigned char id[32], int ok, const char *message);
 NOSTRDEF int nostr_write_eose(nostr_buf *out, const char *sub, size_t sub_len);
 NOSTRDEF int nostr_write_closed(nostr_buf *out, const char *sub, size_t sub_len, const char *message);
@@ -650,8 +707,13 @@ NOSTRDEF int nostr_nip44_encrypt(nostr_ctx *ctx, const unsigned char ckey[32], c
 NOSTRDEF int nostr_nip44_encrypt_nonce(const unsigned char ckey[32], const unsigned char nonce[32], const char *plain,
                                        size_t len, nostr_buf *out);
 /* Decrypt a base64 payload; the plaintext is appended to out. Errors:
- * NOSTR_ERR_VERSION, BASE64, MAC, PADDING. */
+ * NOSTR_ERR_VERSION, BASE64 (also payload too short), TOO_LARGE, MAC,
+ * PADDING. out is used as scratch: a fixed buffer needs room for 3/4 of
+ * len (the decoded payload). The plaintext is not checked for UTF-8. */
 NOSTRDEF int nostr_nip44_decrypt(const unsigned char ckey[32], const char *payload, size_t len, nostr_buf *out);
+/* calc_padded_len of NIP-44: the padded size of a len-byte plaintext
+ * (without the length prefix); 0 when len is 0 or over 2^32 - 1. */
+NOSTRDEF uint64_t nostr_nip44_calc_padded_len(uint64_t len);
 
 /* NIP-04 (deprecated; for reading and answering legacy DMs):
  * base64(AES-256-CBC(plaintext)) + "?iv=" + base64(iv), key = ECDH x. */
@@ -659,6 +721,9 @@ NOSTRDEF int nostr_nip04_encrypt(nostr_ctx *ctx, const unsigned char sec[32], co
                                  const char *plain, size_t len, nostr_buf *out);
 NOSTRDEF int nostr_nip04_encrypt_iv(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
                                     const unsigned char iv[16], const char *plain, size_t len, nostr_buf *out);
+/* decrypt: NOSTR_ERR_BASE64 for a malformed payload, PADDING for a cipher
+ * text that is not whole blocks or bad PKCS#7; a fixed out buffer needs
+ * room for 3/4 of the cipher text's base64 length. */
 NOSTRDEF int nostr_nip04_decrypt(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
                                  const char *payload, size_t len, nostr_buf *out);
 
@@ -710,9 +775,13 @@ NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, co
 #include <mbedtls/chacha20.h>
 #include <mbedtls/aes.h>
 #if defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <errno.h>
+/* getrandom(2): declared by glibc >= 2.25 without feature macros, so a
+ * strict -std=c99 build sees it. Older libcs fall back to /dev/urandom. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 25))
+#include <sys/random.h>
+#define NOSTR__HAVE_GETRANDOM 1
+#endif
 #endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -1677,23 +1746,3402 @@ NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
     return nostr_buf_append_char(b, '"');
 }
 
-/* ---- sha256: implementation ---- */
+/* ---- sha256: implementation ----
+ *
+ * Two block functions: portable C, and the x86 SHA extensions (SHA-NI).
+ * Which one runs is decided per update from the CPU's feature bits,
+ * without any state of our own:
+ *   - built with -msha (or -march=native on such a CPU): SHA-NI always;
+ *   - gcc >= 11 or clang >= 19: __builtin_cpu_supports("sha"), a load
+ *     from the C runtime's feature table (filled once at program start);
+ *   - anything else: portable C.
+ * Executing CPUID ourselves on each call was rejected: under a
+ * hypervisor or sandbox it traps (13 us measured on the development
+ * machine, more than hashing a whole event), and caching its answer
+ * would be global mutable state. */
+
+static const uint32_t nostr__sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+#define NOSTR__SHA256_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static uint32_t nostr__sha256_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void nostr__sha256_put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void nostr__sha256_blocks_c(uint32_t h[8], const unsigned char *p, size_t nblocks)
+{
+    uint32_t w[64];
+    while (nblocks--) {
+        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+        int i;
+        for (i = 0; i < 16; i++) w[i] = nostr__sha256_be32(p + 4 * i);
+        for (i = 16; i < 64; i++) {
+            uint32_t s0 = NOSTR__SHA256_ROTR(w[i - 15], 7) ^ NOSTR__SHA256_ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            uint32_t s1 = NOSTR__SHA256_ROTR(w[i - 2], 17) ^ NOSTR__SHA256_ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        for (i = 0; i < 64; i++) {
+            uint32_t S1 = NOSTR__SHA256_ROTR(e, 6) ^ NOSTR__SHA256_ROTR(e, 11) ^ NOSTR__SHA256_ROTR(e, 25);
+            uint32_t ch = (e & f) ^ (~e & g);
+            uint32_t t1 = hh + S1 + ch + nostr__sha256_k[i] + w[i];
+            uint32_t S0 = NOSTR__SHA256_ROTR(a, 2) ^ NOSTR__SHA256_ROTR(a, 13) ^ NOSTR__SHA256_ROTR(a, 22);
+            uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+            uint32_t t2 = S0 + maj;
+            hh = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        h[0] += a;
+        h[1] += b;
+        h[2] += c;
+        h[3] += d;
+        h[4] += e;
+        h[5] += f;
+        h[6] += g;
+        h[7] += hh;
+        p += 64;
+    }
+}
+
+/* SHA-NI needs GNU-style target attributes and the intrinsics headers
+ * (included by impl_includes.c on x86). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define NOSTR__SHA256_HAVE_NI 1
+#if defined(__SHA__) && defined(__SSE4_1__) && defined(__SSSE3__)
+#define NOSTR__SHA256_NI_DETECT() 1
+#elif (defined(__clang__) && __clang_major__ >= 19) || (!defined(__clang__) && __GNUC__ >= 11)
+#define NOSTR__SHA256_NI_DETECT() \
+    (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3"))
+#else
+#define NOSTR__SHA256_NI_DETECT() 0
+#endif
+#else
+#define NOSTR__SHA256_HAVE_NI 0
+#endif
+
+#if NOSTR__SHA256_HAVE_NI
+/* Four rounds: add the round constants to the message words, then two
+ * sha256rnds2 (each does two rounds on the high and low halves). */
+#define NOSTR__SHA256_NI_ROUNDS(msg, i)                                                                   \
+    do {                                                                                                 \
+        __m128i m_ = _mm_add_epi32((msg), _mm_loadu_si128((const __m128i *)(nostr__sha256_k + 4 * (i)))); \
+        st1 = _mm_sha256rnds2_epu32(st1, st0, m_);                                                       \
+        st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m_, 0x0E));                              \
+    } while (0)
+
+/* Next four schedule words from the previous sixteen (w0 oldest). */
+#define NOSTR__SHA256_NI_SCHEDULE(w0, w1, w2, w3) \
+    _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((w0), (w1)), _mm_alignr_epi8((w3), (w2), 4)), (w3))
+
+__attribute__((target("sha,sse4.1,ssse3"))) static void nostr__sha256_blocks_ni(uint32_t h[8], const unsigned char *p,
+                                                                               size_t nblocks)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i st0, st1, tmp;
+    /* h[0..7] = ABCDEFGH; the instructions want ABEF and CDGH. */
+    tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0xB1);
+    st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(h + 4)), 0x1B);
+    st0 = _mm_alignr_epi8(tmp, st1, 8);
+    st1 = _mm_blend_epi16(st1, tmp, 0xF0);
+    while (nblocks--) {
+        __m128i save0 = st0, save1 = st1, w0, w1, w2, w3;
+        int i;
+        w0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), bswap);
+        w1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), bswap);
+        w2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), bswap);
+        w3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), bswap);
+        NOSTR__SHA256_NI_ROUNDS(w0, 0);
+        NOSTR__SHA256_NI_ROUNDS(w1, 1);
+        NOSTR__SHA256_NI_ROUNDS(w2, 2);
+        NOSTR__SHA256_NI_ROUNDS(w3, 3);
+        for (i = 4; i < 16; i += 4) {
+            w0 = NOSTR__SHA256_NI_SCHEDULE(w0, w1, w2, w3);
+            NOSTR__SHA256_NI_ROUNDS(w0, i);
+            w1 = NOSTR__SHA256_NI_SCHEDULE(w1, w2, w3, w0);
+            NOSTR__SHA256_NI_ROUNDS(w1, i + 1);
+            w2 = NOSTR__SHA256_NI_SCHEDULE(w2, w3, w0, w1);
+            NOSTR__SHA256_NI_ROUNDS(w2, i + 2);
+            w3 = NOSTR__SHA256_NI_SCHEDULE(w3, w0, w1, w2);
+            NOSTR__SHA256_NI_ROUNDS(w3, i + 3);
+        }
+        st0 = _mm_add_epi32(st0, save0);
+        st1 = _mm_add_epi32(st1, save1);
+        p += 64;
+    }
+    /* Back from ABEF/CDGH to ABCD and EFGH. */
+    tmp = _mm_shuffle_epi32(st0, 0x1B);
+    st1 = _mm_shuffle_epi32(st1, 0xB1);
+    _mm_storeu_si128((__m128i *)h, _mm_blend_epi16(tmp, st1, 0xF0));
+    _mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(st1, tmp, 8));
+}
+#undef NOSTR__SHA256_NI_ROUNDS
+#undef NOSTR__SHA256_NI_SCHEDULE
+#endif
+
+static void nostr__sha256_blocks(uint32_t h[8], const unsigned char *p, size_t nblocks, int accel)
+{
+#if NOSTR__SHA256_HAVE_NI
+    if (accel && NOSTR__SHA256_NI_DETECT()) {
+        nostr__sha256_blocks_ni(h, p, nblocks);
+        return;
+    }
+#else
+    (void)accel;
+#endif
+    nostr__sha256_blocks_c(h, p, nblocks);
+}
+
+NOSTRDEF void nostr_sha256_init(nostr_sha256_ctx *s)
+{
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, iv, sizeof iv);
+    s->total = 0;
+    s->fill = 0;
+}
+
+static void nostr__sha256_update(nostr_sha256_ctx *s, const unsigned char *p, size_t len, int accel)
+{
+    if (!len) return; /* p may be NULL */
+    s->total += len;
+    if (s->fill) {
+        size_t take = 64 - s->fill < len ? 64 - s->fill : len;
+        memcpy(s->block + s->fill, p, take);
+        s->fill += take;
+        p += take;
+        len -= take;
+        if (s->fill < 64) return;
+        nostr__sha256_blocks(s->h, s->block, 1, accel);
+        s->fill = 0;
+    }
+    if (len >= 64) {
+        nostr__sha256_blocks(s->h, p, len / 64, accel);
+        p += len & ~(size_t)63;
+        len &= 63;
+    }
+    if (len) {
+        memcpy(s->block, p, len);
+        s->fill = len;
+    }
+}
+
+static void nostr__sha256_final(nostr_sha256_ctx *s, unsigned char out[32], int accel)
+{
+    uint64_t bits = s->total * 8;
+    int i;
+    s->block[s->fill++] = 0x80;
+    if (s->fill > 56) {
+        memset(s->block + s->fill, 0, 64 - s->fill);
+        nostr__sha256_blocks(s->h, s->block, 1, accel);
+        s->fill = 0;
+    }
+    memset(s->block + s->fill, 0, 56 - s->fill);
+    nostr__sha256_put_be32(s->block + 56, (uint32_t)(bits >> 32));
+    nostr__sha256_put_be32(s->block + 60, (uint32_t)bits);
+    nostr__sha256_blocks(s->h, s->block, 1, accel);
+    for (i = 0; i < 8; i++) nostr__sha256_put_be32(out + 4 * i, s->h[i]);
+    s->fill = 0;
+}
+
+NOSTRDEF void nostr_sha256_update(nostr_sha256_ctx *s, const void *data, size_t len)
+{
+    nostr__sha256_update(s, (const unsigned char *)data, len, 1);
+}
+
+NOSTRDEF void nostr_sha256_final(nostr_sha256_ctx *s, unsigned char out[32])
+{
+    nostr__sha256_final(s, out, 1);
+}
+
+NOSTRDEF void nostr_sha256(const void *data, size_t len, unsigned char out[32])
+{
+    nostr_sha256_ctx s;
+    nostr_sha256_init(&s);
+    nostr__sha256_update(&s, (const unsigned char *)data, len, 1);
+    nostr__sha256_final(&s, out, 1);
+}
+
+NOSTRDEF void nostr_sha256_portable(const void *data, size_t len, unsigned char out[32])
+{
+    nostr_sha256_ctx s;
+    nostr_sha256_init(&s);
+    nostr__sha256_update(&s, (const unsigned char *)data, len, 0);
+    nostr__sha256_final(&s, out, 0);
+}
+
+/* RFC 2104 with a 64-byte block: keys longer than a block are hashed. */
+NOSTRDEF void nostr_hmac_sha256(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t msglen,
+                                unsigned char out[32])
+{
+    unsigned char pad[64], inner[32];
+    nostr_sha256_ctx s;
+    size_t i;
+    memset(pad, 0, sizeof pad);
+    if (keylen > 64)
+        nostr_sha256(key, keylen, pad);
+    else if (keylen)
+        memcpy(pad, key, keylen);
+    for (i = 0; i < 64; i++) pad[i] ^= 0x36;
+    nostr_sha256_init(&s);
+    nostr_sha256_update(&s, pad, 64);
+    nostr_sha256_update(&s, msg, msglen);
+    nostr_sha256_final(&s, inner);
+    for (i = 0; i < 64; i++) pad[i] ^= 0x36 ^ 0x5c;
+    nostr_sha256_init(&s);
+    nostr_sha256_update(&s, pad, 64);
+    nostr_sha256_update(&s, inner, 32);
+    nostr_sha256_final(&s, out);
+    nostr_wipe(pad, sizeof pad);
+    nostr_wipe(inner, sizeof inner);
+    nostr_wipe(&s, sizeof s);
+}
 
 /* ---- keys: implementation ---- */
 
+/* The context. Other modules reach libsecp256k1 through nostr__ctx_secp. */
+struct nostr_ctx {
+    nostr_allocator allocator;
+    nostr_rng_fn rng;
+    void *rng_user;
+    nostr_log_fn log;
+    void *log_user;
+    int log_level;
+    secp256k1_context *secp; /* randomized once at creation, then read-only */
+};
+
+/* The libsecp256k1 context, for other modules (ECDH in crypto.c). It is
+ * read-only after creation, so callers may share it across threads. */
+#if defined(__GNUC__)
+__attribute__((unused))
+#endif
+static const secp256k1_context *nostr__ctx_secp(const nostr_ctx *ctx)
+{
+    return ctx->secp;
+}
+
+/* nostr_keys.internal holds a secp256k1_keypair byte for byte. */
+typedef char nostr__keys_keypair_size_check[(sizeof(secp256k1_keypair) == sizeof(((nostr_keys *)0)->internal)) ? 1
+                                                                                                                 : -1];
+
+/* --- the operating system's random source --- */
+
+/* Read n bytes from /dev/urandom, unbuffered so no random bytes are left
+ * behind in a stdio buffer. */
+static int nostr__keys_urandom(unsigned char *out, size_t n)
+{
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t done = 0;
+    int stalls = 0;
+    if (!f) return -1;
+    setvbuf(f, NULL, _IONBF, 0);
+    while (done < n) {
+        size_t got = fread(out + done, 1, n - done, f);
+        if (got == 0) {
+            /* A signal can interrupt the read; give up only if it keeps failing. */
+            if (feof(f) || ++stalls > 8) break;
+            clearerr(f);
+        }
+        done += got;
+    }
+    fclose(f);
+    return done == n ? 0 : -1;
+}
+
+#if defined(NOSTR__HAVE_GETRANDOM)
+/* Returns -1 when the kernel or a seccomp filter refuses getrandom. */
+static int nostr__keys_getrandom(unsigned char *out, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = getrandom(out, n, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (got == 0) return -1;
+        out += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+#endif
+
+static int nostr__keys_os_random(void *user, unsigned char *out, size_t n)
+{
+    (void)user;
+#if defined(__APPLE__) || defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__)
+    arc4random_buf(out, n);
+    return 0;
+#else
+#if defined(NOSTR__HAVE_GETRANDOM)
+    if (nostr__keys_getrandom(out, n) == 0) return 0;
+#endif
+    return nostr__keys_urandom(out, n);
+#endif
+}
+
+/* --- context --- */
+
+/* libsecp256k1 aborts on an illegal argument by default. Our checks come
+ * first, but a caller's corrupted nostr_keys can still reach it; log and
+ * let the call fail instead (the result is then rejected by the checks
+ * around it). */
+static void nostr__keys_illegal(const char *message, void *data)
+{
+    nostr_log((const nostr_ctx *)data, NOSTR_LOG_ERROR, message);
+}
+
+NOSTRDEF nostr_ctx *nostr_ctx_new(const nostr_ctx_config *cfg)
+{
+    nostr_ctx_config defaults;
+    nostr_ctx *ctx;
+    unsigned char seed[32];
+    int ok;
+
+    memset(&defaults, 0, sizeof defaults);
+    if (!cfg) cfg = &defaults;
+    ctx = (nostr_ctx *)nostr_alloc(&cfg->allocator, sizeof *ctx);
+    if (!ctx) return NULL;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->allocator = cfg->allocator;
+    ctx->rng = cfg->rng ? cfg->rng : nostr__keys_os_random;
+    ctx->rng_user = cfg->rng ? cfg->rng_user : NULL;
+    ctx->log = cfg->log;
+    ctx->log_user = cfg->log_user;
+    ctx->log_level = cfg->log_level;
+
+    ctx->secp = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    if (!ctx->secp) {
+        nostr_log(ctx, NOSTR_LOG_ERROR, "nostr_ctx_new: secp256k1_context_create failed");
+        nostr_free(&ctx->allocator, ctx);
+        return NULL;
+    }
+    secp256k1_context_set_illegal_callback(ctx->secp, nostr__keys_illegal, ctx);
+
+    /* Blinding against side channels while signing; done once here so the
+     * context is read-only afterwards and verification needs no lock. */
+    ok = nostr_random(ctx, seed, sizeof seed) == NOSTR_OK && secp256k1_context_randomize(ctx->secp, seed);
+    nostr_wipe(seed, sizeof seed);
+    if (!ok) {
+        nostr_log(ctx, NOSTR_LOG_ERROR, "nostr_ctx_new: random source failed");
+        nostr_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+NOSTRDEF void nostr_ctx_free(nostr_ctx *ctx)
+{
+    nostr_allocator al;
+    if (!ctx) return;
+    if (ctx->secp) secp256k1_context_destroy(ctx->secp);
+    al = ctx->allocator;
+    nostr_free(&al, ctx);
+}
+
+NOSTRDEF const nostr_allocator *nostr_ctx_allocator(const nostr_ctx *ctx)
+{
+    return ctx ? &ctx->allocator : NULL;
+}
+
+NOSTRDEF int nostr_random(nostr_ctx *ctx, void *out, size_t n)
+{
+    if (!ctx || (!out && n)) return NOSTR_ERR_ARG;
+    if (n == 0) return NOSTR_OK;
+    if (ctx->rng(ctx->rng_user, (unsigned char *)out, n) != 0) {
+        nostr_log(ctx, NOSTR_LOG_ERROR, "random source failed");
+        return NOSTR_ERR_RNG;
+    }
+    return NOSTR_OK;
+}
+
+NOSTRDEF void nostr_log(const nostr_ctx *ctx, int level, const char *msg)
+{
+    if (!ctx || !ctx->log || level > ctx->log_level) return;
+    ctx->log(ctx->log_user, level, msg ? msg : "");
+}
+
+/* --- key pairs --- */
+
+NOSTRDEF int nostr_keys_from_secret(nostr_ctx *ctx, const unsigned char sec[32], nostr_keys *out)
+{
+    unsigned char secret[32];
+    secp256k1_keypair kp;
+    secp256k1_xonly_pubkey xpk;
+    int rc = NOSTR_OK;
+
+    if (!ctx || !sec || !out) return NOSTR_ERR_ARG;
+    memcpy(secret, sec, 32); /* sec may point into *out */
+    nostr_wipe(out, sizeof *out);
+    if (!secp256k1_ec_seckey_verify(ctx->secp, secret) || !secp256k1_keypair_create(ctx->secp, &kp, secret)) {
+        rc = NOSTR_ERR_SECKEY;
+    } else if (!secp256k1_keypair_xonly_pub(ctx->secp, &xpk, NULL, &kp) ||
+               !secp256k1_xonly_pubkey_serialize(ctx->secp, out->pub, &xpk)) {
+        rc = NOSTR_ERR_CRYPTO;
+    } else {
+        memcpy(out->sec, secret, 32);
+        memcpy(out->internal, &kp, sizeof kp);
+    }
+    nostr_wipe(secret, sizeof secret);
+    nostr_wipe(&kp, sizeof kp);
+    if (rc) nostr_wipe(out, sizeof *out);
+    return rc;
+}
+
+NOSTRDEF int nostr_keys_generate(nostr_ctx *ctx, nostr_keys *out)
+{
+    unsigned char secret[32];
+    int attempt, rc = NOSTR_ERR_RNG;
+
+    if (!ctx || !out) return NOSTR_ERR_ARG;
+    /* A uniform 32-byte string is out of range with probability ~2^-128;
+     * a source that keeps producing them (e.g. all zeros) is broken. */
+    for (attempt = 0; attempt < 64; attempt++) {
+        rc = nostr_random(ctx, secret, sizeof secret);
+        if (rc) break;
+        if (secp256k1_ec_seckey_verify(ctx->secp, secret)) {
+            rc = nostr_keys_from_secret(ctx, secret, out);
+            break;
+        }
+        rc = NOSTR_ERR_RNG;
+    }
+    nostr_wipe(secret, sizeof secret);
+    return rc;
+}
+
+NOSTRDEF int nostr_keys_from_str(nostr_ctx *ctx, const char *hex_or_nsec, nostr_keys *out)
+{
+    unsigned char secret[32];
+    size_t len;
+    int rc;
+
+    if (!ctx || !hex_or_nsec || !out) return NOSTR_ERR_ARG;
+    len = strlen(hex_or_nsec);
+    if (len == 64)
+        rc = nostr_hex_decode_any_case(hex_or_nsec, len, secret, sizeof secret);
+    else
+        rc = nostr_nip19_decode_key(hex_or_nsec, len, NOSTR_NIP19_NSEC, secret, NULL);
+    if (rc == NOSTR_OK) rc = nostr_keys_from_secret(ctx, secret, out);
+    nostr_wipe(secret, sizeof secret);
+    if (rc) nostr_wipe(out, sizeof *out);
+    return rc;
+}
+
+NOSTRDEF void nostr_keys_wipe(nostr_keys *k)
+{
+    if (k) nostr_wipe(k, sizeof *k);
+}
+
+NOSTRDEF int nostr_pubkey_check(const nostr_ctx *ctx, const unsigned char pub[32])
+{
+    secp256k1_xonly_pubkey xpk;
+    if (!ctx || !pub) return NOSTR_ERR_ARG;
+    return secp256k1_xonly_pubkey_parse(ctx->secp, &xpk, pub) ? NOSTR_OK : NOSTR_ERR_PUBKEY;
+}
+
+/* --- BIP-340 --- */
+
+static int nostr__keys_all_zero(const unsigned char *p, size_t n)
+{
+    unsigned char acc = 0;
+    size_t i;
+    for (i = 0; i < n; i++) acc |= p[i];
+    return acc == 0;
+}
+
+NOSTRDEF int nostr_schnorr_sign_aux(const nostr_ctx *ctx, const nostr_keys *k, const unsigned char *msg, size_t msglen,
+                                    const unsigned char *aux32, unsigned char sig[64])
+{
+    secp256k1_keypair kp;
+    unsigned char aux[32];
+    int ok, rc;
+
+    if (!ctx || !k || !sig || (!msg && msglen)) return NOSTR_ERR_ARG;
+    /* A wiped or never-filled key pair. */
+    if (nostr__keys_all_zero(k->internal, sizeof k->internal)) return NOSTR_ERR_SECKEY;
+
+    memcpy(&kp, k->internal, sizeof kp);
+    if (aux32) memcpy(aux, aux32, sizeof aux);
+    if (msglen == 32) {
+        ok = secp256k1_schnorrsig_sign32(ctx->secp, sig, msg, &kp, aux32 ? aux : NULL);
+    } else {
+        secp256k1_schnorrsig_extraparams extra = SECP256K1_SCHNORRSIG_EXTRAPARAMS_INIT;
+        extra.ndata = aux32 ? aux : NULL;
+        ok = secp256k1_schnorrsig_sign_custom(ctx->secp, sig, msg, msglen, &kp, &extra);
+    }
+    nostr_wipe(&kp, sizeof kp);
+    nostr_wipe(aux, sizeof aux);
+
+    /* libsecp256k1 does not verify what it signed (BIP-340 says to): a
+     * fault during signing can yield a signature that leaks the secret
+     * key. Verifying costs about one more signing time, which is cheap next
+     * to what signing is used for; it also catches a k->pub that does not
+     * belong to k->internal. */
+    if (!ok) {
+        nostr_log(ctx, NOSTR_LOG_ERROR, "schnorr sign: libsecp256k1 refused the key pair");
+        memset(sig, 0, 64);
+        return NOSTR_ERR_SECKEY;
+    }
+    rc = nostr_schnorr_verify(ctx, k->pub, msg, msglen, sig);
+    if (rc != NOSTR_OK) {
+        nostr_log(ctx, NOSTR_LOG_ERROR, "schnorr sign: signature failed its own verification");
+        memset(sig, 0, 64);
+        return NOSTR_ERR_CRYPTO;
+    }
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_schnorr_sign(nostr_ctx *ctx, const nostr_keys *k, const unsigned char *msg, size_t msglen,
+                                unsigned char sig[64])
+{
+    unsigned char aux[32];
+    int rc;
+    if (!ctx) return NOSTR_ERR_ARG;
+    rc = nostr_random(ctx, aux, sizeof aux);
+    if (rc == NOSTR_OK) rc = nostr_schnorr_sign_aux(ctx, k, msg, msglen, aux, sig);
+    nostr_wipe(aux, sizeof aux);
+    return rc;
+}
+
+NOSTRDEF int nostr_schnorr_verify(const nostr_ctx *ctx, const unsigned char pub[32], const unsigned char *msg,
+                                  size_t msglen, const unsigned char sig[64])
+{
+    secp256k1_xonly_pubkey xpk;
+    if (!ctx || !pub || !sig || (!msg && msglen)) return NOSTR_ERR_ARG;
+    if (!secp256k1_xonly_pubkey_parse(ctx->secp, &xpk, pub)) return NOSTR_ERR_PUBKEY;
+    return secp256k1_schnorrsig_verify(ctx->secp, sig, msg, msglen, &xpk) ? NOSTR_OK : NOSTR_ERR_SIG;
+}
+
 /* ---- event: implementation ---- */
+
+/* ---- parsing ---- */
+
+/* The seven fields, with the messages that name them. */
+enum {
+    NOSTR__EV_ID,
+    NOSTR__EV_PUBKEY,
+    NOSTR__EV_CREATED_AT,
+    NOSTR__EV_KIND,
+    NOSTR__EV_TAGS,
+    NOSTR__EV_CONTENT,
+    NOSTR__EV_SIG,
+    NOSTR__EV_NFIELDS
+};
+
+typedef struct nostr__event_field {
+    const char *name;
+    size_t len;
+    const char *duplicate, *missing, *bad; /* bad: wrong type or format */
+} nostr__event_field;
+
+static const nostr__event_field nostr__event_fields[NOSTR__EV_NFIELDS] = {
+    {"id", 2, "field 'id': duplicate", "field 'id': missing", "field 'id': expected 64 lowercase hex characters"},
+    {"pubkey", 6, "field 'pubkey': duplicate", "field 'pubkey': missing",
+     "field 'pubkey': expected 64 lowercase hex characters"},
+    {"created_at", 10, "field 'created_at': duplicate", "field 'created_at': missing",
+     "field 'created_at': expected a non-negative integer without fraction or exponent"},
+    {"kind", 4, "field 'kind': duplicate", "field 'kind': missing",
+     "field 'kind': expected a non-negative integer without fraction or exponent"},
+    {"tags", 4, "field 'tags': duplicate", "field 'tags': missing", "field 'tags': expected an array of arrays of strings"},
+    {"content", 7, "field 'content': duplicate", "field 'content': missing", "field 'content': expected a string"},
+    {"sig", 3, "field 'sig': duplicate", "field 'sig': missing", "field 'sig': expected 128 lowercase hex characters"},
+};
+
+static int nostr__event_field_index(const char *key, size_t keylen)
+{
+    int i;
+    for (i = 0; i < NOSTR__EV_NFIELDS; i++)
+        if (keylen == nostr__event_fields[i].len && memcmp(key, nostr__event_fields[i].name, keylen) == 0) return i;
+    return -1;
+}
+
+/* Replace the reader's error (or set one) with a message that names the
+ * field, at byte `at` of the input. */
+static int nostr__event_fail(nostr_json *r, const char *at, int code, const char *msg)
+{
+    r->err.code = code;
+    r->err.offset = (size_t)(at - r->start);
+    r->err.msg = msg;
+    return code;
+}
+
+/* After a failed read: type and format errors get the field's own
+ * message; JSON syntax, UTF-8 and limit errors keep the reader's. */
+static int nostr__event_relabel(nostr_json *r, int rc, int field)
+{
+    if (rc == NOSTR_ERR_FIELD || rc == NOSTR_ERR_HEX) r->err.msg = nostr__event_fields[field].bad;
+    return rc;
+}
+
+/* The capacity of an event's tags array follows from its count: 0 when
+ * empty, else the next power of two of at least 8. The parser and
+ * nostr_event_add_tag both keep to it, so add_tag knows when to grow. */
+static size_t nostr__event_tag_cap(size_t count)
+{
+    size_t cap = 8;
+    if (!count) return 0;
+    while (cap < count) cap *= 2;
+    return cap;
+}
+
+/* A copy of an arena array with twice the room (or `first` elements),
+ * or NULL. The old copy stays in the arena: geometric growth wastes at
+ * most as much as it keeps. */
+static void *nostr__event_grow(nostr_arena *a, const void *old, size_t *cap, size_t elem, size_t first)
+{
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *n;
+    if (ncap > ((size_t)-1) / elem) return NULL;
+    n = nostr_arena_alloc(a, ncap * elem);
+    if (!n) return NULL;
+    if (*cap) memcpy(n, old, *cap * elem);
+    *cap = ncap;
+    return n;
+}
+
+/* One tag: an array of strings, appended to the shared items array. */
+static int nostr__event_parse_tag(nostr_json *r, nostr_arena *a, nostr_str **items, size_t *nitems, size_t *itemcap,
+                                  size_t *count)
+{
+    int rc, more;
+    *count = 0;
+    if ((rc = nostr_json_array_begin(r))) return nostr__event_relabel(r, rc, NOSTR__EV_TAGS);
+    while ((more = nostr_json_array_next(r)) > 0) {
+        if (*count == r->lim.max_tag_items) {
+            nostr_json_peek(r);
+            return nostr__event_fail(r, r->p, NOSTR_ERR_TOO_LARGE, "field 'tags': a tag has more than max_tag_items items");
+        }
+        if (*nitems == *itemcap) {
+            *items = (nostr_str *)nostr__event_grow(a, *items, itemcap, sizeof(nostr_str), 32);
+            if (!*items) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+        }
+        if ((rc = nostr_json_string(r, a, *items + *nitems))) return nostr__event_relabel(r, rc, NOSTR__EV_TAGS);
+        (*nitems)++;
+        (*count)++;
+    }
+    return more;
+}
+
+static int nostr__event_parse_tags(nostr_event *ev, nostr_json *r, nostr_arena *a)
+{
+    nostr_tag *tags = NULL;
+    nostr_str *items = NULL;
+    size_t ntags = 0, tagcap = 0, nitems = 0, itemcap = 0, i, pos;
+    int rc, more;
+    if ((rc = nostr_json_array_begin(r))) return nostr__event_relabel(r, rc, NOSTR__EV_TAGS);
+    while ((more = nostr_json_array_next(r)) > 0) {
+        size_t count;
+        if (ntags == r->lim.max_tags) {
+            nostr_json_peek(r);
+            return nostr__event_fail(r, r->p, NOSTR_ERR_TOO_LARGE, "field 'tags': more than max_tags tags");
+        }
+        if (ntags == tagcap) {
+            tags = (nostr_tag *)nostr__event_grow(a, tags, &tagcap, sizeof(nostr_tag), 8);
+            if (!tags) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+        }
+        if ((rc = nostr__event_parse_tag(r, a, &items, &nitems, &itemcap, &count)) < 0) return rc;
+        tags[ntags].items = NULL;
+        tags[ntags].count = count;
+        ntags++;
+    }
+    if (more < 0) return more;
+    /* The items array moved as it grew: point each tag at its slice now. */
+    for (i = 0, pos = 0; i < ntags; i++) {
+        tags[i].items = tags[i].count ? items + pos : NULL;
+        pos += tags[i].count;
+    }
+    ev->tags = tags;
+    ev->tag_count = ntags;
+    return NOSTR_OK;
+}
+
+/* Decode 2n lowercase hex digits at s into out, eight at a time without
+ * branches (a digit-at-a-time decoder mispredicts on every random id and
+ * cost more than half of the whole parse). Returns 0 when any character
+ * is not lowercase hex; out is then garbage. */
+static int nostr__event_unhex(const char *s, unsigned char *out, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, lanes = 0x00ff00ff00ff00ffull;
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t bad = 0;
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4, p += 8) {
+        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        /* Per byte (all below 0x80): high bit of x + (0x80 - lo) is x >= lo,
+         * high bit of x + (0x7f - hi) is x > hi; no carries cross bytes. */
+        uint64_t digit = (v + ones * (0x80 - '0')) & ~(v + ones * (0x7f - '9'));
+        uint64_t lower = (v + ones * (0x80 - 'a')) & ~(v + ones * (0x7f - 'f'));
+        /* '0'-'9' are 0x30-0x39 and 'a'-'f' 0x61-0x66: the low nibble,
+         * plus 9 when bit 6 is set. */
+        uint64_t val = (v & ones * 0x0f) + ((v >> 6) & ones) * 9;
+        uint64_t pairs = ((val & lanes) << 4) | ((val >> 8) & lanes);
+        bad |= (v & highs) | (((digit | lower) & highs) ^ highs);
+        out[i] = (unsigned char)pairs;
+        out[i + 1] = (unsigned char)(pairs >> 16);
+        out[i + 2] = (unsigned char)(pairs >> 32);
+        out[i + 3] = (unsigned char)(pairs >> 48);
+    }
+    for (; i < n; i++, p += 2) {
+        int hi = nostr__hexval(p[0], 0), lo = nostr__hexval(p[1], 0);
+        if ((hi | lo) < 0) return 0;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return bad == 0;
+}
+
+/* id, pubkey, sig: the common case inline, anything else through
+ * nostr_json_hex for its precise error. */
+static int nostr__event_parse_hex(nostr_json *r, unsigned char *out, size_t n, int field)
+{
+    int rc;
+    if (nostr_json_peek(r) == NOSTR_JSON_STRING && (size_t)(r->end - r->p) >= 2 * n + 2 && r->p[2 * n + 1] == '"' &&
+        nostr__event_unhex(r->p + 1, out, n)) {
+        r->p += 2 * n + 2;
+        return NOSTR_OK;
+    }
+    rc = nostr_json_hex(r, out, n);
+    return rc ? nostr__event_relabel(r, rc, field) : NOSTR_OK;
+}
+
+/* created_at and kind: plain non-negative integers. A fraction or an
+ * exponent (1.0, 1e9) and negative values are refused with FIELD even
+ * where JSON.stringify would print them, so that every accepted event has
+ * exactly one canonical form. */
+static int nostr__event_parse_uint(nostr_json *r, int field, unsigned long long max, int over_code,
+                                   const char *over_msg, unsigned long long *out)
+{
+    const char *at;
+    int rc;
+    nostr_json_peek(r);
+    at = r->p;
+    rc = nostr_json_uint64(r, out);
+    if (rc == NOSTR_ERR_TOO_LARGE || (!rc && *out > max)) return nostr__event_fail(r, at, over_code, over_msg);
+    return rc ? nostr__event_relabel(r, rc, field) : NOSTR_OK;
+}
+
+static int nostr__event_parse_field(nostr_event *ev, nostr_json *r, nostr_arena *a, int field)
+{
+    unsigned long long v;
+    int rc;
+    switch (field) {
+    case NOSTR__EV_ID: return nostr__event_parse_hex(r, ev->id, 32, field);
+    case NOSTR__EV_PUBKEY: return nostr__event_parse_hex(r, ev->pubkey, 32, field);
+    case NOSTR__EV_SIG: return nostr__event_parse_hex(r, ev->sig, 64, field);
+    case NOSTR__EV_CONTENT: rc = nostr_json_string(r, a, &ev->content); break;
+    case NOSTR__EV_TAGS: return nostr__event_parse_tags(ev, r, a);
+    case NOSTR__EV_CREATED_AT:
+        rc = nostr__event_parse_uint(r, field, 9223372036854775807ull, NOSTR_ERR_TOO_LARGE,
+                                     "field 'created_at': integer too large", &v);
+        if (!rc) ev->created_at = (long long)v;
+        return rc;
+    default: /* NOSTR__EV_KIND */
+        rc = nostr__event_parse_uint(r, field, 65535, NOSTR_ERR_KIND, "field 'kind': out of range 0..65535", &v);
+        if (!rc) ev->kind = (unsigned)v;
+        return rc;
+    }
+    return rc ? nostr__event_relabel(r, rc, field) : NOSTR_OK;
+}
+
+NOSTRDEF int nostr_event_parse_json(nostr_event *ev, nostr_json *r, nostr_arena *a)
+{
+    unsigned seen = 0;
+    const char *obj;
+    char key[16];
+    size_t keylen;
+    int rc, more, f;
+    memset(ev, 0, sizeof *ev);
+    if (r->err.code) return r->err.code;
+    nostr_json_peek(r);
+    obj = r->p;
+    if ((rc = nostr_json_object_begin(r))) {
+        if (rc == NOSTR_ERR_FIELD) r->err.msg = "event: expected a JSON object";
+        return rc;
+    }
+    while ((more = nostr_json_object_next(r, key, sizeof key, &keylen)) > 0) {
+        f = nostr__event_field_index(key, keylen);
+        if (f < 0) {
+            if ((rc = nostr_json_skip(r))) return rc;
+            continue;
+        }
+        nostr_json_peek(r);
+        if (seen & (1u << f)) return nostr__event_fail(r, r->p, NOSTR_ERR_FIELD, nostr__event_fields[f].duplicate);
+        seen |= 1u << f;
+        if ((rc = nostr__event_parse_field(ev, r, a, f))) return rc;
+    }
+    if (more < 0) return more;
+    for (f = 0; f < NOSTR__EV_NFIELDS; f++)
+        if (!(seen & (1u << f))) return nostr__event_fail(r, obj, NOSTR_ERR_FIELD, nostr__event_fields[f].missing);
+    ev->json_offset = (size_t)(obj - r->start);
+    ev->json_len = (size_t)(r->p - obj);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                               nostr_error *err)
+{
+    nostr_json r;
+    int rc;
+    if (!ev || !a || (!json && len)) return nostr__fail(err, NOSTR_ERR_ARG, 0, "event parse: NULL argument");
+    nostr_json_init(&r, json ? json : "", len, lim);
+    rc = nostr_event_parse_json(ev, &r, a);
+    if (!rc) rc = nostr_json_finish(&r);
+    if (rc && err) *err = r.err;
+    return rc;
+}
+
+/* ---- canonical form and JSON output ----
+ *
+ * One writer serves the canonical form (hashed or appended to a buffer)
+ * and the full JSON object, so the escaping cannot drift between them.
+ * Hashing goes through a stack buffer and never touches the heap. */
+
+typedef struct nostr__event_sink {
+    nostr_buf *out;        /* append here; when NULL, hash into sha */
+    nostr_sha256_ctx *sha;
+    int rc;                /* first nostr_buf error */
+    size_t staged;
+    unsigned char stage[512];
+} nostr__event_sink;
+
+static void nostr__event_put(nostr__event_sink *s, const void *p, size_t n)
+{
+    if (s->out) {
+        if (!s->rc) s->rc = nostr_buf_append(s->out, p, n);
+        return;
+    }
+    if (n > sizeof s->stage - s->staged) {
+        nostr_sha256_update(s->sha, s->stage, s->staged);
+        s->staged = 0;
+        if (n >= sizeof s->stage) {
+            nostr_sha256_update(s->sha, p, n);
+            return;
+        }
+    }
+    memcpy(s->stage + s->staged, p, n);
+    s->staged += n;
+}
+
+static void nostr__event_put_str(nostr__event_sink *s, const char *z)
+{
+    nostr__event_put(s, z, strlen(z));
+}
+
+static void nostr__event_put_hex(nostr__event_sink *s, const unsigned char *bytes, size_t n)
+{
+    char hex[129];
+    nostr_hex_encode(bytes, n, hex);
+    nostr__event_put(s, hex, 2 * n);
+}
+
+static void nostr__event_put_i64(nostr__event_sink *s, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    unsigned long long u = v < 0 ? (unsigned long long)0 - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[--i] = '-';
+    nostr__event_put(s, tmp + i, sizeof tmp - i);
+}
+
+/* Do the 8 bytes at p need no escaping (no quote, backslash or byte
+ * below 0x20)? Non-ASCII bytes pass: they are written verbatim. */
+static int nostr__event_plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t v, q, b;
+    memcpy(&v, p, 8);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) == 0;
+}
+
+/* A JSON string with JSON.stringify's escaping (see event.h); the same
+ * rules as nostr_json_write_string. */
+static void nostr__event_put_string(nostr__event_sink *s, const char *str, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)str, *e;
+    nostr__event_put(s, "\"", 1);
+    if (!len) {
+        nostr__event_put(s, "\"", 1);
+        return;
+    }
+    e = p + len;
+    while (p < e) {
+        const unsigned char *run = p;
+        while (e - p >= 8 && nostr__event_plain8(p)) p += 8;
+        while (p < e && *p >= 0x20 && *p != '"' && *p != '\\') p++;
+        if (p > run) nostr__event_put(s, run, (size_t)(p - run));
+        if (p >= e) break;
+        {
+            char esc[6] = {'\\', 0, 0, 0, 0, 0};
+            size_t n = 2;
+            switch (*p) {
+            case '"': esc[1] = '"'; break;
+            case '\\': esc[1] = '\\'; break;
+            case '\n': esc[1] = 'n'; break;
+            case '\r': esc[1] = 'r'; break;
+            case '\t': esc[1] = 't'; break;
+            case '\b': esc[1] = 'b'; break;
+            case '\f': esc[1] = 'f'; break;
+            default:
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex[*p >> 4];
+                esc[5] = hex[*p & 15];
+                n = 6;
+            }
+            nostr__event_put(s, esc, n);
+            p++;
+        }
+    }
+    nostr__event_put(s, "\"", 1);
+}
+
+static void nostr__event_put_tags(nostr__event_sink *s, const nostr_event *ev)
+{
+    size_t i, j;
+    nostr__event_put(s, "[", 1);
+    for (i = 0; i < ev->tag_count; i++) {
+        const nostr_tag *t = &ev->tags[i];
+        nostr__event_put(s, i ? ",[" : "[", i ? 2 : 1);
+        for (j = 0; j < t->count; j++) {
+            if (j) nostr__event_put(s, ",", 1);
+            nostr__event_put_string(s, t->items[j].ptr, t->items[j].len);
+        }
+        nostr__event_put(s, "]", 1);
+    }
+    nostr__event_put(s, "]", 1);
+}
+
+/* [0,"<pubkey>",<created_at>,<kind>,<tags>,"<content>"] */
+static void nostr__event_canonical(nostr__event_sink *s, const nostr_event *ev)
+{
+    nostr__event_put(s, "[0,\"", 4);
+    nostr__event_put_hex(s, ev->pubkey, 32);
+    nostr__event_put(s, "\",", 2);
+    nostr__event_put_i64(s, ev->created_at);
+    nostr__event_put(s, ",", 1);
+    nostr__event_put_i64(s, (long long)ev->kind);
+    nostr__event_put(s, ",", 1);
+    nostr__event_put_tags(s, ev);
+    nostr__event_put(s, ",", 1);
+    nostr__event_put_string(s, ev->content.ptr, ev->content.len);
+    nostr__event_put(s, "]", 1);
+}
+
+static void nostr__event_sink_buf(nostr__event_sink *s, nostr_buf *out)
+{
+    s->out = out;
+    s->sha = NULL;
+    s->rc = NOSTR_OK;
+    s->staged = 0;
+}
+
+NOSTRDEF int nostr_event_serialize(const nostr_event *ev, nostr_buf *out)
+{
+    nostr__event_sink s;
+    if (!ev || !out) return NOSTR_ERR_ARG;
+    nostr__event_sink_buf(&s, out);
+    nostr__event_canonical(&s, ev);
+    return s.rc;
+}
+
+NOSTRDEF void nostr_event_compute_id(const nostr_event *ev, unsigned char out[32])
+{
+    nostr__event_sink s;
+    nostr_sha256_ctx sha;
+    nostr_sha256_init(&sha);
+    s.out = NULL;
+    s.sha = &sha;
+    s.rc = NOSTR_OK;
+    s.staged = 0;
+    nostr__event_canonical(&s, ev);
+    nostr_sha256_update(&sha, s.stage, s.staged);
+    nostr_sha256_final(&sha, out);
+}
+
+NOSTRDEF int nostr_event_to_json(const nostr_event *ev, nostr_buf *out)
+{
+    nostr__event_sink s;
+    if (!ev || !out) return NOSTR_ERR_ARG;
+    nostr__event_sink_buf(&s, out);
+    nostr__event_put_str(&s, "{\"id\":\"");
+    nostr__event_put_hex(&s, ev->id, 32);
+    nostr__event_put_str(&s, "\",\"pubkey\":\"");
+    nostr__event_put_hex(&s, ev->pubkey, 32);
+    nostr__event_put_str(&s, "\",\"created_at\":");
+    nostr__event_put_i64(&s, ev->created_at);
+    nostr__event_put_str(&s, ",\"kind\":");
+    nostr__event_put_i64(&s, (long long)ev->kind);
+    nostr__event_put_str(&s, ",\"tags\":");
+    nostr__event_put_tags(&s, ev);
+    nostr__event_put_str(&s, ",\"content\":");
+    nostr__event_put_string(&s, ev->content.ptr, ev->content.len);
+    nostr__event_put_str(&s, ",\"sig\":\"");
+    nostr__event_put_hex(&s, ev->sig, 64);
+    nostr__event_put_str(&s, "\"}");
+    return s.rc;
+}
+
+/* ---- validation and signing ---- */
+
+#define NOSTR__EVENT_MAX_CREATED_AT 9007199254740992LL /* 2^53 */
+
+NOSTRDEF int nostr_event_check(const nostr_event *ev, const nostr_check_opts *o, nostr_error *err)
+{
+    long long lo = 0, hi = NOSTR__EVENT_MAX_CREATED_AT;
+    unsigned char id[32];
+    if (!ev) return nostr__fail(err, NOSTR_ERR_ARG, 0, "event check: NULL event");
+    /* Each bound left at 0 keeps its default. */
+    if (o && o->min_created_at) lo = o->min_created_at;
+    if (o && o->max_created_at) hi = o->max_created_at;
+    if (ev->kind > 65535) return nostr__fail(err, NOSTR_ERR_KIND, 0, "kind out of range 0..65535");
+    if (ev->created_at < lo || ev->created_at > hi)
+        return nostr__fail(err, NOSTR_ERR_CREATED_AT, 0, "created_at outside the accepted range");
+    nostr_event_compute_id(ev, id);
+    if (memcmp(id, ev->id, 32) != 0)
+        return nostr__fail(err, NOSTR_ERR_ID, 0, "id is not the SHA-256 of the event's canonical form");
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_event_verify(const nostr_ctx *ctx, const nostr_event *ev)
+{
+    if (!ev) return NOSTR_ERR_ARG;
+    return nostr_schnorr_verify(ctx, ev->pubkey, ev->id, 32, ev->sig);
+}
+
+NOSTRDEF size_t nostr_event_verify_batch(const nostr_ctx *ctx, const nostr_event *const *evs, size_t n, int *results)
+{
+    size_t i, valid = 0;
+    for (i = 0; i < n; i++) {
+        int rc = nostr_event_verify(ctx, evs[i]);
+        if (results) results[i] = rc;
+        if (rc == NOSTR_OK) valid++;
+    }
+    return valid;
+}
+
+NOSTRDEF int nostr_event_validate(const nostr_ctx *ctx, const nostr_event *ev, const nostr_check_opts *o,
+                                  nostr_error *err)
+{
+    int rc = nostr_event_check(ev, o, err);
+    if (rc) return rc;
+    rc = nostr_event_verify(ctx, ev);
+    if (rc == NOSTR_ERR_SIG) return nostr__fail(err, rc, 0, "signature does not verify");
+    if (rc == NOSTR_ERR_PUBKEY) return nostr__fail(err, rc, 0, "pubkey is not a valid x-only public key");
+    if (rc) return nostr__fail(err, rc, 0, "signature verification failed");
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_event_sign(nostr_ctx *ctx, nostr_event *ev, const nostr_keys *k)
+{
+    if (!ev || !k) return NOSTR_ERR_ARG;
+    memcpy(ev->pubkey, k->pub, 32);
+    nostr_event_compute_id(ev, ev->id);
+    return nostr_schnorr_sign(ctx, k, ev->id, 32, ev->sig);
+}
+
+/* ---- kinds and tags ---- */
+
+NOSTRDEF int nostr_kind_class(unsigned kind)
+{
+    if (kind == 0 || kind == 3 || (kind >= 10000 && kind < 20000)) return NOSTR_KIND_REPLACEABLE;
+    if (kind >= 20000 && kind < 30000) return NOSTR_KIND_EPHEMERAL;
+    if (kind >= 30000 && kind < 40000) return NOSTR_KIND_ADDRESSABLE;
+    return NOSTR_KIND_REGULAR;
+}
+
+static int nostr__event_str_is(const nostr_str *s, const char *z, size_t zlen)
+{
+    return s->len == zlen && (zlen == 0 || memcmp(s->ptr, z, zlen) == 0);
+}
+
+NOSTRDEF const nostr_tag *nostr_event_tag(const nostr_event *ev, const char *name)
+{
+    size_t i, n = strlen(name);
+    for (i = 0; i < ev->tag_count; i++)
+        if (ev->tags[i].count >= 2 && nostr__event_str_is(&ev->tags[i].items[0], name, n)) return &ev->tags[i];
+    return NULL;
+}
+
+NOSTRDEF const nostr_str *nostr_event_tag_value(const nostr_event *ev, const char *name)
+{
+    const nostr_tag *t = nostr_event_tag(ev, name);
+    return t ? &t->items[1] : NULL;
+}
+
+NOSTRDEF nostr_str nostr_event_d_tag(const nostr_event *ev)
+{
+    const nostr_str *v = nostr_event_tag_value(ev, "d");
+    nostr_str none;
+    if (v) return *v;
+    none.ptr = "";
+    none.len = 0;
+    return none;
+}
+
+/* NIP-40: only a plain decimal number counts; anything else (empty,
+ * signs, spaces, fractions, overflow) means no expiration. */
+NOSTRDEF long long nostr_event_expiration(const nostr_event *ev)
+{
+    const nostr_str *v = nostr_event_tag_value(ev, "expiration");
+    long long n = 0;
+    size_t i;
+    if (!v || !v->len) return 0;
+    for (i = 0; i < v->len; i++) {
+        int d = v->ptr[i] - '0';
+        if (d < 0 || d > 9) return 0;
+        if (n > (9223372036854775807LL - d) / 10) return 0;
+        n = n * 10 + d;
+    }
+    return n;
+}
+
+/* NIP-70: a tag whose first item is "-". Extra items do not disarm it: a
+ * relay that over-reads protection only asks for AUTH more often. */
+NOSTRDEF int nostr_event_is_protected(const nostr_event *ev)
+{
+    size_t i;
+    for (i = 0; i < ev->tag_count; i++)
+        if (ev->tags[i].count >= 1 && nostr__event_str_is(&ev->tags[i].items[0], "-", 1)) return 1;
+    return 0;
+}
+
+/* ---- building ---- */
+
+NOSTRDEF int nostr_event_init(nostr_event *ev, nostr_arena *a, unsigned kind, long long created_at, const char *content,
+                              size_t content_len)
+{
+    char *copy;
+    if (!ev || !a || (!content && content_len)) return NOSTR_ERR_ARG;
+    memset(ev, 0, sizeof *ev);
+    if (kind > 65535) return NOSTR_ERR_KIND;
+    copy = nostr_arena_strdup(a, content ? content : "", content_len);
+    if (!copy) return NOSTR_ERR_NOMEM;
+    ev->kind = kind;
+    ev->created_at = created_at;
+    ev->content.ptr = copy;
+    ev->content.len = content_len;
+    return NOSTR_OK;
+}
+
+/* ev->tags must come from nostr_event_parse, init or add_tag (their
+ * capacity is implied by tag_count, see nostr__event_tag_cap). */
+NOSTRDEF int nostr_event_add_tag(nostr_event *ev, nostr_arena *a, const char *const *items, size_t n)
+{
+    nostr_str *copy = NULL;
+    size_t i, cap;
+    if (!ev || !a || (!items && n)) return NOSTR_ERR_ARG;
+    for (i = 0; i < n; i++)
+        if (!items[i]) return NOSTR_ERR_ARG;
+    if (n) {
+        if (n > ((size_t)-1) / sizeof(nostr_str)) return NOSTR_ERR_NOMEM;
+        copy = (nostr_str *)nostr_arena_alloc(a, n * sizeof(nostr_str));
+        if (!copy) return NOSTR_ERR_NOMEM;
+        for (i = 0; i < n; i++) {
+            size_t len = strlen(items[i]);
+            copy[i].ptr = nostr_arena_strdup(a, items[i], len);
+            if (!copy[i].ptr) return NOSTR_ERR_NOMEM;
+            copy[i].len = len;
+        }
+    }
+    cap = nostr__event_tag_cap(ev->tag_count);
+    if (ev->tag_count == cap) {
+        nostr_tag *tags = (nostr_tag *)nostr__event_grow(a, ev->tags, &cap, sizeof(nostr_tag), 8);
+        if (!tags) return NOSTR_ERR_NOMEM;
+        ev->tags = tags;
+    }
+    ev->tags[ev->tag_count].items = copy;
+    ev->tags[ev->tag_count].count = n;
+    ev->tag_count++;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_event_add_tag4(nostr_event *ev, nostr_arena *a, const char *name, const char *v1, const char *v2,
+                                  const char *v3)
+{
+    const char *items[4];
+    size_t n = 0;
+    if (!name) return NOSTR_ERR_ARG;
+    items[n++] = name;
+    if (v1) {
+        items[n++] = v1;
+        if (v2) {
+            items[n++] = v2;
+            if (v3) items[n++] = v3;
+        }
+    }
+    return nostr_event_add_tag(ev, a, items, n);
+}
 
 /* ---- pow: implementation ---- */
 
+NOSTRDEF int nostr_pow_difficulty(const unsigned char id[32])
+{
+    int bits = 0, i;
+    for (i = 0; i < 32; i++) {
+        unsigned b = id[i];
+        if (!b) {
+            bits += 8;
+            continue;
+        }
+        while (!(b & 0x80)) {
+            bits++;
+            b <<= 1;
+        }
+        break;
+    }
+    return bits;
+}
+
+/* A target written as plain decimal digits, or -1. Anything above 256
+ * cannot be met, so it is clamped there. */
+static int nostr__pow_parse_target(const nostr_str *s)
+{
+    int v = 0;
+    size_t i;
+    if (!s->len) return -1;
+    for (i = 0; i < s->len; i++) {
+        int d = s->ptr[i] - '0';
+        if (d < 0 || d > 9) return -1;
+        if (v <= 256) v = v * 10 + d;
+    }
+    return v > 256 ? 257 : v;
+}
+
+NOSTRDEF int nostr_pow_committed(const nostr_event *ev)
+{
+    const nostr_tag *t = nostr_event_tag(ev, "nonce");
+    int target, work;
+    if (!t || t->count < 3) return 0;
+    target = nostr__pow_parse_target(&t->items[2]);
+    work = nostr_pow_difficulty(ev->id);
+    return target > 0 && target <= work ? target : 0;
+}
+
+/* The first tag named "nonce" (any length), or NULL. */
+static nostr_tag *nostr__pow_nonce_tag(nostr_event *ev)
+{
+    size_t i;
+    for (i = 0; i < ev->tag_count; i++) {
+        const nostr_tag *t = &ev->tags[i];
+        if (t->count >= 1 && t->items[0].len == 5 && memcmp(t->items[0].ptr, "nonce", 5) == 0) return &ev->tags[i];
+    }
+    return NULL;
+}
+
+/* Write v in decimal into buf (room for 21 bytes) and return its length. */
+static size_t nostr__pow_u64(char *buf, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp, n;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    n = sizeof tmp - i;
+    memcpy(buf, tmp + i, n);
+    buf[n] = 0;
+    return n;
+}
+
+NOSTRDEF int nostr_pow_mine(nostr_event *ev, nostr_arena *a, int bits, unsigned long long max_tries)
+{
+    nostr_str *items;
+    nostr_tag *tag;
+    char *nonce, *target;
+    unsigned long long n;
+    if (!ev || !a || bits < 0 || bits > 256) return NOSTR_ERR_ARG;
+    /* The tag's three strings live in the arena once; each try only
+     * rewrites the digits of the nonce in place. */
+    items = (nostr_str *)nostr_arena_alloc(a, 3 * sizeof(nostr_str));
+    nonce = (char *)nostr_arena_alloc(a, 24);
+    target = (char *)nostr_arena_alloc(a, 8);
+    if (!items || !nonce || !target) return NOSTR_ERR_NOMEM;
+    items[0].ptr = "nonce";
+    items[0].len = 5;
+    items[1].ptr = nonce;
+    items[2].ptr = target;
+    items[2].len = nostr__pow_u64(target, (unsigned long long)bits);
+    tag = nostr__pow_nonce_tag(ev);
+    if (!tag) {
+        int rc = nostr_event_add_tag4(ev, a, "nonce", "0", target, NULL);
+        if (rc) return rc;
+        tag = &ev->tags[ev->tag_count - 1];
+    }
+    tag->items = items;
+    tag->count = 3;
+    for (n = 0; max_tries == 0 || n < max_tries; n++) {
+        items[1].len = nostr__pow_u64(nonce, n);
+        nostr_event_compute_id(ev, ev->id);
+        if (nostr_pow_difficulty(ev->id) >= bits) return NOSTR_OK;
+    }
+    return NOSTR_ERR_POW;
+}
+
 /* ---- nip19: implementation ---- */
+
+/* ---- bech32 (BIP-173, checksum constant 1) ---- */
+
+#define NOSTR__BECH32_MAX_LEN 5000u
+/* Largest payload a 5000-character string can carry: a one-character
+ * prefix, the separator and the 6-character checksum leave 4992 groups. */
+#define NOSTR__BECH32_MAX_DATA ((NOSTR__BECH32_MAX_LEN - 8u) * 5u / 8u)
+
+static const char nostr__nip19_charset[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+/* 5-bit value of a lowercase data character, or -1. */
+static int nostr__nip19_charval(unsigned char c)
+{
+    const char *hit;
+    if (c == 0) return -1;
+    hit = strchr(nostr__nip19_charset, (int)c);
+    return hit ? (int)(hit - nostr__nip19_charset) : -1;
+}
+
+static uint32_t nostr__nip19_polymod_step(uint32_t chk, unsigned value)
+{
+    static const uint32_t gen[5] = {0x3b6a57b2u, 0x26508e6du, 0x1ea119fau, 0x3d4233ddu, 0x2a1462b3u};
+    uint32_t top = chk >> 25;
+    int i;
+    chk = ((chk & 0x1ffffffu) << 5) ^ (uint32_t)value;
+    for (i = 0; i < 5; i++)
+        if ((top >> i) & 1u) chk ^= gen[i];
+    return chk;
+}
+
+static unsigned char nostr__nip19_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Checksum state after the expanded prefix (high bits, 0, low bits). The
+ * prefix is lowered here so an all-uppercase string checks like its
+ * lowercase form. */
+static uint32_t nostr__nip19_hrp_checksum(const char *hrp, size_t hrp_len)
+{
+    uint32_t chk = 1;
+    size_t i;
+    for (i = 0; i < hrp_len; i++) chk = nostr__nip19_polymod_step(chk, nostr__nip19_lower((unsigned char)hrp[i]) >> 5);
+    chk = nostr__nip19_polymod_step(chk, 0);
+    for (i = 0; i < hrp_len; i++) chk = nostr__nip19_polymod_step(chk, nostr__nip19_lower((unsigned char)hrp[i]) & 31u);
+    return chk;
+}
+
+NOSTRDEF int nostr_bech32_encode(const char *hrp, const unsigned char *data, size_t len, nostr_buf *out)
+{
+    size_t hrp_len, groups, total, i;
+    uint32_t chk, acc = 0;
+    unsigned bits = 0;
+    char *w;
+    int rc;
+    if (!hrp || !out || (!data && len)) return NOSTR_ERR_ARG;
+    hrp_len = strlen(hrp);
+    if (hrp_len == 0) return NOSTR_ERR_ARG;
+    for (i = 0; i < hrp_len; i++) {
+        unsigned char c = (unsigned char)hrp[i];
+        /* encoders emit lowercase only (BIP-173) */
+        if (c < 33 || c > 126 || (c >= 'A' && c <= 'Z')) return NOSTR_ERR_ARG;
+    }
+    if (len > NOSTR__BECH32_MAX_LEN) return NOSTR_ERR_TOO_LARGE;
+    groups = (len * 8 + 4) / 5;
+    total = hrp_len + 1 + groups + 6;
+    if (total > NOSTR__BECH32_MAX_LEN) return NOSTR_ERR_TOO_LARGE;
+    rc = nostr_buf_reserve(out, total);
+    if (rc) return rc;
+
+    w = out->data + out->len;
+    memcpy(w, hrp, hrp_len);
+    w += hrp_len;
+    *w++ = '1';
+    chk = nostr__nip19_hrp_checksum(hrp, hrp_len);
+    for (i = 0; i < len; i++) {
+        acc = ((acc << 8) | data[i]) & 0xfffu;
+        bits += 8;
+        while (bits >= 5) {
+            unsigned v = (unsigned)(acc >> (bits - 5)) & 31u;
+            bits -= 5;
+            chk = nostr__nip19_polymod_step(chk, v);
+            *w++ = nostr__nip19_charset[v];
+        }
+    }
+    if (bits) { /* zero-pad the last group */
+        unsigned v = (unsigned)(acc << (5 - bits)) & 31u;
+        chk = nostr__nip19_polymod_step(chk, v);
+        *w++ = nostr__nip19_charset[v];
+    }
+    for (i = 0; i < 6; i++) chk = nostr__nip19_polymod_step(chk, 0);
+    chk ^= 1u;
+    for (i = 0; i < 6; i++) *w++ = nostr__nip19_charset[(chk >> (5 * (5 - i))) & 31u];
+    out->len += total;
+    out->data[out->len] = 0;
+    return NOSTR_OK;
+}
+
+/* Characters, case and separator; sets *sep to the last '1'. */
+static int nostr__nip19_check_chars(const char *s, size_t slen, size_t *sep, nostr_error *err)
+{
+    int has_lower = 0, has_upper = 0;
+    size_t i, last_one = slen;
+    for (i = 0; i < slen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 33 || c > 126) return nostr__fail(err, NOSTR_ERR_BECH32, i, "invalid character");
+        if (c >= 'a' && c <= 'z') has_lower = 1;
+        if (c >= 'A' && c <= 'Z') has_upper = 1;
+        if (has_lower && has_upper) return nostr__fail(err, NOSTR_ERR_BECH32, i, "mixed case");
+        if (c == '1') last_one = i;
+    }
+    if (last_one == slen) return nostr__fail(err, NOSTR_ERR_BECH32, 0, "no separator '1'");
+    if (last_one == 0) return nostr__fail(err, NOSTR_ERR_BECH32, 0, "empty prefix");
+    if (slen - last_one - 1 < 6) return nostr__fail(err, NOSTR_ERR_BECH32, last_one, "data part shorter than the checksum");
+    *sep = last_one;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_bech32_decode(const char *s, size_t slen, char *hrp, size_t hrp_cap, unsigned char *data,
+                                 size_t data_cap, size_t *data_len, nostr_error *err)
+{
+    size_t sep, i, groups, nbytes, n = 0;
+    uint32_t chk, acc = 0;
+    unsigned bits = 0;
+    int rc;
+    if (!s || !hrp || !data_len || (!data && data_cap)) return nostr__fail(err, NOSTR_ERR_ARG, 0, "null argument");
+    *data_len = 0;
+    if (slen > NOSTR__BECH32_MAX_LEN) return nostr__fail(err, NOSTR_ERR_BECH32, NOSTR__BECH32_MAX_LEN, "string too long");
+    rc = nostr__nip19_check_chars(s, slen, &sep, err);
+    if (rc) return rc;
+
+    chk = nostr__nip19_hrp_checksum(s, sep);
+    for (i = sep + 1; i < slen; i++) {
+        int v = nostr__nip19_charval(nostr__nip19_lower((unsigned char)s[i]));
+        if (v < 0) return nostr__fail(err, NOSTR_ERR_BECH32, i, "invalid character");
+        chk = nostr__nip19_polymod_step(chk, (unsigned)v);
+    }
+    if (chk != 1u) return nostr__fail(err, NOSTR_ERR_BECH32, slen - 6, "bad checksum");
+
+    /* The prefix buffer's size is the longest prefix the caller accepts. */
+    if (sep >= hrp_cap) return nostr__fail(err, NOSTR_ERR_PREFIX, 0, "prefix too long");
+    for (i = 0; i < sep; i++) hrp[i] = (char)nostr__nip19_lower((unsigned char)s[i]);
+    hrp[sep] = 0;
+
+    groups = slen - sep - 1 - 6;
+    nbytes = groups * 5 / 8;
+    if (nbytes > data_cap) return nostr__fail(err, NOSTR_ERR_BUFFER, sep + 1, "payload larger than the buffer");
+    for (i = sep + 1; i < sep + 1 + groups; i++) {
+        acc = ((acc << 5) | (uint32_t)nostr__nip19_charval(nostr__nip19_lower((unsigned char)s[i]))) & 0xfffu;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            data[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    /* Padding: fewer than 5 bits, all zero (BIP-173 convertbits, pad=false). */
+    if (bits >= 5) return nostr__fail(err, NOSTR_ERR_BECH32, slen - 7, "too much padding");
+    if (acc & ((1u << bits) - 1u)) return nostr__fail(err, NOSTR_ERR_BECH32, slen - 7, "non-zero padding");
+    *data_len = n;
+    return NOSTR_OK;
+}
+
+/* ---- NIP-19 entities ---- */
+
+static const char *const nostr__nip19_prefixes[] = {NULL, "npub", "nsec", "note", "nprofile", "nevent", "naddr"};
+
+static nostr_nip19_type nostr__nip19_type_of(const char *hrp)
+{
+    int t;
+    for (t = NOSTR_NIP19_NPUB; t <= NOSTR_NIP19_NADDR; t++)
+        if (strcmp(hrp, nostr__nip19_prefixes[t]) == 0) return (nostr_nip19_type)t;
+    return NOSTR_NIP19_NONE;
+}
+
+static int nostr__nip19_is_tlv_type(nostr_nip19_type t)
+{
+    return t == NOSTR_NIP19_NPROFILE || t == NOSTR_NIP19_NEVENT || t == NOSTR_NIP19_NADDR;
+}
+
+/* Walks TLV records of a payload; error offsets point into the string. */
+typedef struct nostr__nip19_tlv {
+    const unsigned char *p;
+    size_t len, pos;
+    size_t str_base; /* offset of the first data character in the string */
+} nostr__nip19_tlv;
+
+/* Character of the string where payload byte `at` starts. */
+static size_t nostr__nip19_offset(const nostr__nip19_tlv *it, size_t at)
+{
+    return it->str_base + at * 8 / 5;
+}
+
+/* 1 = a record, 0 = end, < 0 = truncated. */
+static int nostr__nip19_tlv_next(nostr__nip19_tlv *it, unsigned *type, const unsigned char **val, size_t *vlen,
+                                 nostr_error *err)
+{
+    size_t l;
+    if (it->pos == it->len) return 0;
+    if (it->len - it->pos < 2)
+        return nostr__fail(err, NOSTR_ERR_TLV, nostr__nip19_offset(it, it->pos), "truncated TLV header");
+    l = it->p[it->pos + 1];
+    if (l > it->len - it->pos - 2)
+        return nostr__fail(err, NOSTR_ERR_TLV, nostr__nip19_offset(it, it->pos), "TLV length runs past the data");
+    *type = it->p[it->pos];
+    *val = it->p + it->pos + 2;
+    *vlen = l;
+    it->pos += 2 + l;
+    return 1;
+}
+
+/* One known record into *out (relays only counted). Duplicates of the
+ * single-valued records are rejected: implementations disagree on which
+ * copy wins, so accepting them would let two clients see different data. */
+static int nostr__nip19_take_tlv(nostr__nip19_tlv *it, unsigned type, const unsigned char *val, size_t vlen,
+                                 nostr_nip19 *out, unsigned *seen, nostr_error *err)
+{
+    size_t at = nostr__nip19_offset(it, it->pos - vlen - 2);
+    int with_author_kind = out->type != NOSTR_NIP19_NPROFILE;
+    if (type == 1) {
+        out->relay_count++;
+        return NOSTR_OK;
+    }
+    if (type > 3 || (type >= 2 && !with_author_kind)) return NOSTR_OK; /* unknown here: skipped */
+    if (*seen & (1u << type)) return nostr__fail(err, NOSTR_ERR_TLV, at, "duplicate TLV");
+    *seen |= 1u << type;
+    if (type == 0 && out->type == NOSTR_NIP19_NADDR) {
+        out->identifier.len = vlen; /* copied in the second pass */
+    } else if (type == 0) {
+        if (vlen != 32) return nostr__fail(err, NOSTR_ERR_TLV, at, "TLV 0 must be 32 bytes");
+        memcpy(out->key, val, 32);
+    } else if (type == 2) {
+        if (vlen != 32) return nostr__fail(err, NOSTR_ERR_TLV, at, "author TLV must be 32 bytes");
+        memcpy(out->author, val, 32);
+        out->has_author = 1;
+    } else {
+        if (vlen != 4) return nostr__fail(err, NOSTR_ERR_TLV, at, "kind TLV must be 4 bytes");
+        out->kind = ((unsigned)val[0] << 24) | ((unsigned)val[1] << 16) | ((unsigned)val[2] << 8) | val[3];
+        out->has_kind = 1;
+    }
+    return NOSTR_OK;
+}
+
+/* Second pass: copy relays and the identifier into the arena. */
+static int nostr__nip19_store_strings(nostr__nip19_tlv *it, nostr_nip19 *out, nostr_arena *a)
+{
+    unsigned type;
+    const unsigned char *val;
+    size_t vlen, r = 0;
+    nostr_str *relays = NULL;
+    if (out->relay_count) {
+        relays = (nostr_str *)nostr_arena_alloc(a, out->relay_count * sizeof(nostr_str));
+        if (!relays) return NOSTR_ERR_NOMEM;
+    }
+    it->pos = 0;
+    while (nostr__nip19_tlv_next(it, &type, &val, &vlen, NULL) == 1) {
+        int is_ident = type == 0 && out->type == NOSTR_NIP19_NADDR;
+        char *copy;
+        if (type != 1 && !is_ident) continue;
+        copy = nostr_arena_strdup(a, (const char *)val, vlen);
+        if (!copy) return NOSTR_ERR_NOMEM;
+        if (is_ident) {
+            out->identifier.ptr = copy;
+        } else {
+            relays[r].ptr = copy;
+            relays[r].len = vlen;
+            r++;
+        }
+    }
+    out->relays = relays;
+    return NOSTR_OK;
+}
+
+/* Decode into *out; with a == NULL the relays and identifier are not
+ * stored (only the fixed-size fields are wanted). */
+static int nostr__nip19_decode(const char *s, size_t len, nostr_nip19 *out, nostr_arena *a, unsigned char *payload,
+                               nostr_error *err)
+{
+    char hrp[16];
+    size_t plen;
+    nostr__nip19_tlv it;
+    unsigned type, seen = 0;
+    const unsigned char *val;
+    size_t vlen;
+    int rc;
+    memset(out, 0, sizeof *out);
+    out->identifier.ptr = "";
+    rc = nostr_bech32_decode(s, len, hrp, sizeof hrp, payload, NOSTR__BECH32_MAX_DATA, &plen, err);
+    if (rc) return rc;
+    out->type = nostr__nip19_type_of(hrp);
+    if (out->type == NOSTR_NIP19_NONE) return nostr__fail(err, NOSTR_ERR_PREFIX, 0, "unknown prefix");
+    if (!nostr__nip19_is_tlv_type(out->type)) {
+        if (plen != 32) return nostr__fail(err, NOSTR_ERR_TLV, strlen(hrp) + 1, "payload must be 32 bytes");
+        memcpy(out->key, payload, 32);
+        return NOSTR_OK;
+    }
+
+    it.p = payload;
+    it.len = plen;
+    it.pos = 0;
+    it.str_base = strlen(hrp) + 1;
+    while ((rc = nostr__nip19_tlv_next(&it, &type, &val, &vlen, err)) == 1) {
+        rc = nostr__nip19_take_tlv(&it, type, val, vlen, out, &seen, err);
+        if (rc) return rc;
+    }
+    if (rc) return rc;
+    if (!(seen & 1u)) return nostr__fail(err, NOSTR_ERR_TLV, it.str_base, "missing TLV 0");
+    if (out->type == NOSTR_NIP19_NADDR && !(out->has_author && out->has_kind))
+        return nostr__fail(err, NOSTR_ERR_TLV, it.str_base, "naddr needs author and kind TLVs");
+    if (!a) {
+        out->relay_count = 0;
+        out->identifier.len = 0;
+        return NOSTR_OK;
+    }
+    rc = nostr__nip19_store_strings(&it, out, a);
+    if (rc) return nostr__fail(err, rc, 0, "arena full");
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_nip19_decode(const char *s, size_t len, nostr_nip19 *out, nostr_arena *a, nostr_error *err)
+{
+    unsigned char payload[NOSTR__BECH32_MAX_DATA];
+    int rc;
+    if (!s || !out || !a) return nostr__fail(err, NOSTR_ERR_ARG, 0, "null argument");
+    rc = nostr__nip19_decode(s, len, out, a, payload, err);
+    nostr_wipe(payload, sizeof payload); /* may have held an nsec */
+    if (rc) {
+        nostr_wipe(out, sizeof *out);
+        out->type = NOSTR_NIP19_NONE;
+        out->identifier.ptr = "";
+    }
+    return rc;
+}
+
+NOSTRDEF int nostr_nip19_decode_key(const char *s, size_t len, nostr_nip19_type want, unsigned char key[32],
+                                    nostr_error *err)
+{
+    unsigned char payload[NOSTR__BECH32_MAX_DATA];
+    nostr_nip19 ent;
+    int rc;
+    if (!s || !key || want == NOSTR_NIP19_NONE || want > NOSTR_NIP19_NEVENT)
+        return nostr__fail(err, NOSTR_ERR_ARG, 0, "bad argument");
+    rc = nostr__nip19_decode(s, len, &ent, NULL, payload, err);
+    nostr_wipe(payload, sizeof payload);
+    if (!rc && ent.type != want) rc = nostr__fail(err, NOSTR_ERR_PREFIX, 0, "unexpected prefix");
+    if (!rc) memcpy(key, ent.key, 32);
+    nostr_wipe(&ent, sizeof ent);
+    return rc;
+}
+
+/* ---- encoding ---- */
+
+typedef struct nostr__nip19_writer {
+    unsigned char *p;
+    size_t len, cap;
+} nostr__nip19_writer;
+
+static int nostr__nip19_put_tlv(nostr__nip19_writer *w, unsigned type, const void *val, size_t vlen)
+{
+    if (vlen > 255) return NOSTR_ERR_TLV;
+    if (vlen && !val) return NOSTR_ERR_ARG;
+    if (w->cap - w->len < 2 + vlen) return NOSTR_ERR_TOO_LARGE;
+    w->p[w->len++] = (unsigned char)type;
+    w->p[w->len++] = (unsigned char)vlen;
+    if (vlen) memcpy(w->p + w->len, val, vlen);
+    w->len += vlen;
+    return NOSTR_OK;
+}
+
+/* TLVs in ascending type order: 0, relays (1...), 2, 3. */
+static int nostr__nip19_put_tlvs(nostr__nip19_writer *w, const nostr_nip19 *in)
+{
+    size_t i;
+    int rc;
+    if (in->relay_count && !in->relays) return NOSTR_ERR_ARG;
+    if (in->type == NOSTR_NIP19_NADDR) {
+        if (!in->has_author || !in->has_kind) return NOSTR_ERR_TLV;
+        rc = nostr__nip19_put_tlv(w, 0, in->identifier.ptr, in->identifier.len);
+    } else {
+        rc = nostr__nip19_put_tlv(w, 0, in->key, 32);
+    }
+    for (i = 0; !rc && i < in->relay_count; i++) rc = nostr__nip19_put_tlv(w, 1, in->relays[i].ptr, in->relays[i].len);
+    if (rc || in->type == NOSTR_NIP19_NPROFILE) return rc;
+    if (in->has_author) rc = nostr__nip19_put_tlv(w, 2, in->author, 32);
+    if (!rc && in->has_kind) {
+        unsigned char be[4];
+        uint32_t kind = (uint32_t)in->kind;
+        if ((in->kind >> 16) >> 16) return NOSTR_ERR_TLV; /* only where unsigned is wider than 32 bits */
+        be[0] = (unsigned char)(kind >> 24);
+        be[1] = (unsigned char)(kind >> 16);
+        be[2] = (unsigned char)(kind >> 8);
+        be[3] = (unsigned char)kind;
+        rc = nostr__nip19_put_tlv(w, 3, be, 4);
+    }
+    return rc;
+}
+
+NOSTRDEF int nostr_nip19_encode(const nostr_nip19 *in, nostr_buf *out)
+{
+    unsigned char payload[NOSTR__BECH32_MAX_DATA];
+    nostr__nip19_writer w;
+    int rc;
+    if (!in || !out || in->type <= NOSTR_NIP19_NONE || in->type > NOSTR_NIP19_NADDR) return NOSTR_ERR_ARG;
+    if (!nostr__nip19_is_tlv_type(in->type)) return nostr_bech32_encode(nostr__nip19_prefixes[in->type], in->key, 32, out);
+    w.p = payload;
+    w.len = 0;
+    w.cap = sizeof payload;
+    rc = nostr__nip19_put_tlvs(&w, in);
+    if (!rc) rc = nostr_bech32_encode(nostr__nip19_prefixes[in->type], payload, w.len, out);
+    return rc;
+}
+
+NOSTRDEF int nostr_nip19_encode_key(const char *hrp, const unsigned char key[32], nostr_buf *out)
+{
+    nostr_nip19_type t;
+    if (!hrp || !key || !out) return NOSTR_ERR_ARG;
+    t = nostr__nip19_type_of(hrp);
+    if (t == NOSTR_NIP19_NONE || nostr__nip19_is_tlv_type(t)) return NOSTR_ERR_ARG;
+    return nostr_bech32_encode(hrp, key, 32, out);
+}
 
 /* ---- filter: implementation ---- */
 
+/* Grow an array that lives in the arena to hold one more element. When
+ * the array is the arena's latest allocation and the block has room it
+ * is extended in place (the usual case for ids/authors/kinds, whose
+ * elements are not interleaved with other allocations); otherwise it is
+ * copied into a twice larger one and the old space is left to the arena. */
+static void *nostr__filter_grow(nostr_arena *a, void *arr, size_t count, size_t *cap, size_t elem)
+{
+    size_t newcap;
+    unsigned char *p;
+    if (count < *cap) return arr;
+    newcap = *cap ? *cap * 2 : 8;
+    if (newcap > (size_t)-1 / elem) return NULL;
+    if (arr && a->base && (unsigned char *)arr + *cap * elem == a->base + a->used &&
+        a->cap - a->used >= (newcap - *cap) * elem) {
+        a->used += (newcap - *cap) * elem;
+        *cap = newcap;
+        return arr;
+    }
+    p = (unsigned char *)nostr_arena_alloc(a, newcap * elem);
+    if (!p) return NULL;
+    if (count) memcpy(p, arr, count * elem);
+    *cap = newcap;
+    return p;
+}
+
+/* The reader reports a wrongly typed value as FIELD (HEX for a bad hex
+ * string); inside a filter both become FILTER with a message naming the
+ * field. Number overflow becomes FILTER too when `numbers` is set, so an
+ * out-of-range kind reads the same whatever its digit count. JSON, UTF-8,
+ * depth, memory and string-length failures keep their own codes. */
+static int nostr__filter_retag(nostr_json *r, int rc, const char *msg, int numbers)
+{
+    if (rc == NOSTR_ERR_FIELD || rc == NOSTR_ERR_HEX || (numbers && rc == NOSTR_ERR_TOO_LARGE)) {
+        r->err.code = NOSTR_ERR_FILTER;
+        r->err.msg = msg;
+        return NOSTR_ERR_FILTER;
+    }
+    return rc;
+}
+
+static int nostr__filter_fail_at(nostr_json *r, const char *at, int code, const char *msg)
+{
+    if (!r->err.code) r->p = at;
+    return nostr_json_fail(r, code, msg);
+}
+
+/* Begin a list value; `msg` names the field ("ids: expected an array"). */
+static int nostr__filter_list_begin(nostr_json *r, const char *msg)
+{
+    return nostr__filter_retag(r, nostr_json_array_begin(r), msg, 0);
+}
+
+/* Next list element: 1 = one follows, 0 = end; fails with TOO_LARGE when
+ * the list already holds max_filter_values elements. */
+static int nostr__filter_list_next(nostr_json *r, size_t count, const char *too_many)
+{
+    int more = nostr_json_array_next(r);
+    if (more > 0 && count >= r->lim.max_filter_values) return nostr_json_fail(r, NOSTR_ERR_TOO_LARGE, too_many);
+    return more;
+}
+
+static int nostr__filter_hex_list(nostr_json *r, nostr_arena *a, unsigned char (**out)[32], size_t *count,
+                                  const char *not_list, const char *bad_hex, const char *too_many)
+{
+    size_t cap = 0;
+    int rc;
+    *out = NULL;
+    *count = 0;
+    if ((rc = nostr__filter_list_begin(r, not_list))) return rc;
+    while ((rc = nostr__filter_list_next(r, *count, too_many)) > 0) {
+        unsigned char(*grown)[32] = (unsigned char(*)[32])nostr__filter_grow(a, *out, *count, &cap, 32);
+        if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+        *out = grown;
+        rc = nostr_json_hex(r, (*out)[*count], 32);
+        if (rc) return nostr__filter_retag(r, rc, bad_hex, 0);
+        (*count)++;
+    }
+    return rc;
+}
+
+static int nostr__filter_kinds(nostr_json *r, nostr_arena *a, nostr_filter *f)
+{
+    static const char bad[] = "kinds: expected integers in 0..65535";
+    size_t cap = 0;
+    int rc;
+    if ((rc = nostr__filter_list_begin(r, "kinds: expected an array"))) return rc;
+    while ((rc = nostr__filter_list_next(r, f->kinds_count, "kinds: too many values")) > 0) {
+        unsigned long long k;
+        const char *at;
+        unsigned *grown = (unsigned *)nostr__filter_grow(a, f->kinds, f->kinds_count, &cap, sizeof(unsigned));
+        if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+        f->kinds = grown;
+        nostr_json_peek(r);
+        at = r->p;
+        rc = nostr_json_uint64(r, &k);
+        if (rc) return nostr__filter_retag(r, rc, bad, 1);
+        if (k > 65535) return nostr__filter_fail_at(r, at, NOSTR_ERR_FILTER, bad);
+        f->kinds[f->kinds_count++] = (unsigned)k;
+    }
+    return rc;
+}
+
+static int nostr__filter_tag(nostr_json *r, nostr_arena *a, nostr_tag_filter *t)
+{
+    size_t cap = 0;
+    int rc;
+    if ((rc = nostr__filter_list_begin(r, "#<letter>: expected an array of strings"))) return rc;
+    while ((rc = nostr__filter_list_next(r, t->count, "#<letter>: too many values")) > 0) {
+        nostr_str *grown = (nostr_str *)nostr__filter_grow(a, t->values, t->count, &cap, sizeof(nostr_str));
+        if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+        t->values = grown;
+        rc = nostr_json_string(r, a, &t->values[t->count]);
+        if (rc) return nostr__filter_retag(r, rc, "#<letter>: expected an array of strings", 0);
+        t->count++;
+    }
+    return rc;
+}
+
+/* A non-negative integer that fits a long long (since, until). */
+static int nostr__filter_time(nostr_json *r, long long *out, const char *bad)
+{
+    unsigned long long v;
+    const char *at;
+    int rc;
+    nostr_json_peek(r);
+    at = r->p;
+    rc = nostr_json_uint64(r, &v);
+    if (rc) return nostr__filter_retag(r, rc, bad, 1);
+    if (v > 9223372036854775807ull) return nostr__filter_fail_at(r, at, NOSTR_ERR_FILTER, bad);
+    *out = (long long)v;
+    return NOSTR_OK;
+}
+
+static int nostr__filter_is_letter(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* ---- sorting: parse leaves ids, authors, kinds and tag values sorted
+ * ascending without duplicates, so matching can binary-search ---- */
+
+static int nostr__filter_cmp32(const void *x, const void *y)
+{
+    return memcmp(x, y, 32);
+}
+
+static int nostr__filter_cmp_kind(const void *x, const void *y)
+{
+    unsigned a = *(const unsigned *)x, b = *(const unsigned *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Bytewise order, a prefix before the longer string. */
+static int nostr__filter_cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static int nostr__filter_cmp_str(const void *x, const void *y)
+{
+    const nostr_str *a = (const nostr_str *)x, *b = (const nostr_str *)y;
+    if (!a->len || !b->len) return a->len < b->len ? -1 : a->len > b->len;
+    return nostr__filter_cmp_bytes(a->ptr, a->len, b->ptr, b->len);
+}
+
+/* Sort then drop adjacent duplicates; returns the new count. */
+static size_t nostr__filter_sort_unique(void *base, size_t n, size_t elem, int (*cmp)(const void *, const void *))
+{
+    unsigned char *p = (unsigned char *)base;
+    size_t i, kept = 0;
+    if (n < 2) return n;
+    qsort(base, n, elem, cmp);
+    for (i = 1; i < n; i++) {
+        if (cmp(p + kept * elem, p + i * elem) != 0) {
+            kept++;
+            if (kept != i) memcpy(p + kept * elem, p + i * elem, elem);
+        }
+    }
+    return kept + 1;
+}
+
+static void nostr__filter_canonicalize(nostr_filter *f)
+{
+    size_t i;
+    f->ids_count = nostr__filter_sort_unique(f->ids, f->ids_count, 32, nostr__filter_cmp32);
+    f->authors_count = nostr__filter_sort_unique(f->authors, f->authors_count, 32, nostr__filter_cmp32);
+    f->kinds_count = nostr__filter_sort_unique(f->kinds, f->kinds_count, sizeof(unsigned), nostr__filter_cmp_kind);
+    for (i = 0; i < f->tags_count; i++)
+        f->tags[i].count =
+            nostr__filter_sort_unique(f->tags[i].values, f->tags[i].count, sizeof(nostr_str), nostr__filter_cmp_str);
+    f->fields |= NOSTR_FILTER_SORTED;
+}
+
+/* ---- parsing ---- */
+
+/* One "#x" member: x must be a letter not seen before in this filter. */
+static int nostr__filter_tag_member(nostr_json *r, nostr_arena *a, nostr_filter *f, char name, size_t *tags_cap,
+                                    const char *key_at)
+{
+    size_t i;
+    nostr_tag_filter *grown;
+    for (i = 0; i < f->tags_count; i++)
+        if (f->tags[i].name == name) return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "duplicate filter field");
+    grown = (nostr_tag_filter *)nostr__filter_grow(a, f->tags, f->tags_count, tags_cap, sizeof(nostr_tag_filter));
+    if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+    f->tags = grown;
+    f->tags[f->tags_count].name = name;
+    f->tags[f->tags_count].values = NULL;
+    f->tags[f->tags_count].count = 0;
+    f->tags_count++;
+    return nostr__filter_tag(r, a, &f->tags[f->tags_count - 1]);
+}
+
+/* Which NOSTR_FILTER_* bit a plain key names, or 0. */
+static unsigned nostr__filter_field_bit(const char *key, size_t len)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } fields[] = {{"ids", NOSTR_FILTER_IDS},     {"authors", NOSTR_FILTER_AUTHORS}, {"kinds", NOSTR_FILTER_KINDS},
+                  {"since", NOSTR_FILTER_SINCE}, {"until", NOSTR_FILTER_UNTIL},     {"limit", NOSTR_FILTER_LIMIT},
+                  {"search", NOSTR_FILTER_SEARCH}};
+    size_t i;
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strlen(fields[i].name) == len && memcmp(fields[i].name, key, len) == 0) return fields[i].bit;
+    return 0;
+}
+
+static int nostr__filter_field(nostr_json *r, nostr_arena *a, nostr_filter *f, unsigned bit)
+{
+    int rc;
+    switch (bit) {
+    case NOSTR_FILTER_IDS:
+        return nostr__filter_hex_list(r, a, &f->ids, &f->ids_count, "ids: expected an array",
+                                      "ids: expected 64-char lowercase hex", "ids: too many values");
+    case NOSTR_FILTER_AUTHORS:
+        return nostr__filter_hex_list(r, a, &f->authors, &f->authors_count, "authors: expected an array",
+                                      "authors: expected 64-char lowercase hex", "authors: too many values");
+    case NOSTR_FILTER_KINDS: return nostr__filter_kinds(r, a, f);
+    case NOSTR_FILTER_SINCE: return nostr__filter_time(r, &f->since, "since: expected a non-negative integer");
+    case NOSTR_FILTER_UNTIL: return nostr__filter_time(r, &f->until, "until: expected a non-negative integer");
+    case NOSTR_FILTER_LIMIT:
+        rc = nostr_json_uint64(r, &f->limit);
+        return rc ? nostr__filter_retag(r, rc, "limit: expected a non-negative integer", 1) : NOSTR_OK;
+    default: /* NOSTR_FILTER_SEARCH */
+        rc = nostr_json_string(r, a, &f->search);
+        return rc ? nostr__filter_retag(r, rc, "search: expected a string", 0) : NOSTR_OK;
+    }
+}
+
+NOSTRDEF int nostr_filter_parse_json(nostr_filter *f, nostr_json *r, nostr_arena *a)
+{
+    char key[16];
+    size_t keylen, tags_cap = 0;
+    int rc;
+    memset(f, 0, sizeof *f);
+    rc = nostr_json_object_begin(r);
+    if (rc) return nostr__filter_retag(r, rc, "filter must be an object", 0);
+    for (;;) {
+        const char *key_at = r->p;
+        unsigned bit;
+        rc = nostr_json_object_next(r, key, sizeof key, &keylen);
+        if (rc <= 0) break;
+        /* Point errors about the key at the key itself, not past its colon. */
+        while (*key_at != '"') key_at++;
+        bit = nostr__filter_field_bit(key, keylen);
+        if (bit) {
+            if (f->fields & bit) return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "duplicate filter field");
+            f->fields |= bit;
+            rc = nostr__filter_field(r, a, f, bit);
+        } else if (keylen == 2 && key[0] == '#' && nostr__filter_is_letter(key[1])) {
+            rc = nostr__filter_tag_member(r, a, f, key[1], &tags_cap, key_at);
+        } else {
+            return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "unknown filter field");
+        }
+        if (rc) return rc;
+    }
+    if (rc) return rc;
+    nostr__filter_canonicalize(f);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a,
+                                const nostr_limits *lim, nostr_error *err)
+{
+    nostr_json r;
+    int rc;
+    if (!f || (!json && len) || !a) return nostr__fail(err, NOSTR_ERR_ARG, 0, "invalid argument");
+    nostr_json_init(&r, json ? json : "", len, lim);
+    rc = nostr_filter_parse_json(f, &r, a);
+    if (!rc) rc = nostr_json_finish(&r);
+    if (rc) return nostr__fail(err, rc, r.err.offset, r.err.msg);
+    return NOSTR_OK;
+}
+
+/* ---- writing ---- */
+
+static int nostr__filter_write_key(nostr_buf *out, int *first, const char *key)
+{
+    int rc;
+    if (!*first && (rc = nostr_buf_append_char(out, ','))) return rc;
+    *first = 0;
+    if ((rc = nostr_buf_append_char(out, '"'))) return rc;
+    if ((rc = nostr_buf_append_str(out, key))) return rc;
+    return nostr_buf_append_str(out, "\":");
+}
+
+static int nostr__filter_write_hex_list(nostr_buf *out, const unsigned char (*v)[32], size_t n)
+{
+    size_t i;
+    int rc;
+    if ((rc = nostr_buf_append_char(out, '['))) return rc;
+    for (i = 0; i < n; i++) {
+        if (i && (rc = nostr_buf_append_char(out, ','))) return rc;
+        if ((rc = nostr_buf_append_char(out, '"'))) return rc;
+        if ((rc = nostr_buf_append_hex(out, v[i], 32))) return rc;
+        if ((rc = nostr_buf_append_char(out, '"'))) return rc;
+    }
+    return nostr_buf_append_char(out, ']');
+}
+
+static int nostr__filter_write_kinds(nostr_buf *out, const unsigned *kinds, size_t n)
+{
+    size_t i;
+    int rc;
+    if ((rc = nostr_buf_append_char(out, '['))) return rc;
+    for (i = 0; i < n; i++) {
+        if (i && (rc = nostr_buf_append_char(out, ','))) return rc;
+        if ((rc = nostr_buf_append_u64(out, kinds[i]))) return rc;
+    }
+    return nostr_buf_append_char(out, ']');
+}
+
+static int nostr__filter_write_tag(nostr_buf *out, int *first, const nostr_tag_filter *t)
+{
+    char key[3];
+    size_t i;
+    int rc;
+    key[0] = '#';
+    key[1] = t->name;
+    key[2] = 0;
+    if ((rc = nostr__filter_write_key(out, first, key))) return rc;
+    if ((rc = nostr_buf_append_char(out, '['))) return rc;
+    for (i = 0; i < t->count; i++) {
+        if (i && (rc = nostr_buf_append_char(out, ','))) return rc;
+        if ((rc = nostr_json_write_string(out, t->values[i].ptr, t->values[i].len))) return rc;
+    }
+    return nostr_buf_append_char(out, ']');
+}
+
+/* A filter this module would refuse to parse is refused here too. */
+static int nostr__filter_writable(const nostr_filter *f)
+{
+    size_t i, j;
+    if ((f->fields & NOSTR_FILTER_SINCE) && f->since < 0) return 0;
+    if ((f->fields & NOSTR_FILTER_UNTIL) && f->until < 0) return 0;
+    for (i = 0; i < f->kinds_count && (f->fields & NOSTR_FILTER_KINDS); i++)
+        if (f->kinds[i] > 65535) return 0;
+    for (i = 0; i < f->tags_count; i++) {
+        if (!nostr__filter_is_letter(f->tags[i].name)) return 0;
+        for (j = 0; j < i; j++)
+            if (f->tags[j].name == f->tags[i].name) return 0;
+    }
+    return 1;
+}
+
+static int nostr__filter_write_body(const nostr_filter *f, nostr_buf *out)
+{
+    int first = 1, rc;
+    size_t i;
+    if ((rc = nostr_buf_append_char(out, '{'))) return rc;
+    if (f->fields & NOSTR_FILTER_IDS) {
+        if ((rc = nostr__filter_write_key(out, &first, "ids"))) return rc;
+        if ((rc = nostr__filter_write_hex_list(out, (const unsigned char(*)[32])f->ids, f->ids_count))) return rc;
+    }
+    if (f->fields & NOSTR_FILTER_AUTHORS) {
+        if ((rc = nostr__filter_write_key(out, &first, "authors"))) return rc;
+        if ((rc = nostr__filter_write_hex_list(out, (const unsigned char(*)[32])f->authors, f->authors_count)))
+            return rc;
+    }
+    if (f->fields & NOSTR_FILTER_KINDS) {
+        if ((rc = nostr__filter_write_key(out, &first, "kinds"))) return rc;
+        if ((rc = nostr__filter_write_kinds(out, f->kinds, f->kinds_count))) return rc;
+    }
+    for (i = 0; i < f->tags_count; i++)
+        if ((rc = nostr__filter_write_tag(out, &first, &f->tags[i]))) return rc;
+    if (f->fields & NOSTR_FILTER_SINCE) {
+        if ((rc = nostr__filter_write_key(out, &first, "since"))) return rc;
+        if ((rc = nostr_buf_append_i64(out, f->since))) return rc;
+    }
+    if (f->fields & NOSTR_FILTER_UNTIL) {
+        if ((rc = nostr__filter_write_key(out, &first, "until"))) return rc;
+        if ((rc = nostr_buf_append_i64(out, f->until))) return rc;
+    }
+    if (f->fields & NOSTR_FILTER_LIMIT) {
+        if ((rc = nostr__filter_write_key(out, &first, "limit"))) return rc;
+        if ((rc = nostr_buf_append_u64(out, f->limit))) return rc;
+    }
+    if (f->fields & NOSTR_FILTER_SEARCH) {
+        if ((rc = nostr__filter_write_key(out, &first, "search"))) return rc;
+        if ((rc = nostr_json_write_string(out, f->search.ptr ? f->search.ptr : "", f->search.len))) return rc;
+    }
+    return nostr_buf_append_char(out, '}');
+}
+
+NOSTRDEF int nostr_filter_to_json(const nostr_filter *f, nostr_buf *out)
+{
+    size_t start;
+    int rc;
+    if (!f || !out || !nostr__filter_writable(f)) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__filter_write_body(f, out);
+    if (rc) {
+        /* Leave no half-written filter behind. */
+        out->len = start;
+        if (out->data && start < out->cap) out->data[start] = 0;
+    }
+    return rc;
+}
+
+/* ---- matching ---- */
+
+static int nostr__filter_has_id(const unsigned char (*list)[32], size_t n, const unsigned char *id, int sorted)
+{
+    size_t i;
+    if (sorted) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = memcmp(list[mid], id, 32);
+            if (c == 0) return 1;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if (memcmp(list[i], id, 32) == 0) return 1;
+    return 0;
+}
+
+static int nostr__filter_has_kind(const unsigned *kinds, size_t n, unsigned kind, int sorted)
+{
+    size_t i;
+    if (sorted) {
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (kinds[mid] == kind) return 1;
+            if (kinds[mid] < kind)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if (kinds[i] == kind) return 1;
+    return 0;
+}
+
+static int nostr__filter_has_value(const nostr_tag_filter *t, const nostr_str *v, int sorted)
+{
+    size_t i;
+    if (sorted) {
+        size_t lo = 0, hi = t->count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = nostr__filter_cmp_str(&t->values[mid], v);
+            if (c == 0) return 1;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return 0;
+    }
+    for (i = 0; i < t->count; i++)
+        if (t->values[i].len == v->len && (!v->len || memcmp(t->values[i].ptr, v->ptr, v->len) == 0)) return 1;
+    return 0;
+}
+
+/* Does the event carry a tag [t->name, v, ...] with v one of t's values? */
+static int nostr__filter_tag_matches(const nostr_tag_filter *t, const nostr_event *ev, int sorted)
+{
+    size_t i;
+    for (i = 0; i < ev->tag_count; i++) {
+        const nostr_tag *tag = &ev->tags[i];
+        if (tag->count >= 2 && tag->items[0].len == 1 && tag->items[0].ptr[0] == t->name &&
+            nostr__filter_has_value(t, &tag->items[1], sorted))
+            return 1;
+    }
+    return 0;
+}
+
+NOSTRDEF int nostr_filter_matches(const nostr_filter *f, const nostr_event *ev)
+{
+    int sorted = (f->fields & NOSTR_FILTER_SORTED) != 0;
+    size_t i;
+    if ((f->fields & NOSTR_FILTER_SINCE) && ev->created_at < f->since) return 0;
+    if ((f->fields & NOSTR_FILTER_UNTIL) && ev->created_at > f->until) return 0;
+    if ((f->fields & NOSTR_FILTER_KINDS) && !nostr__filter_has_kind(f->kinds, f->kinds_count, ev->kind, sorted))
+        return 0;
+    if ((f->fields & NOSTR_FILTER_IDS) &&
+        !nostr__filter_has_id((const unsigned char(*)[32])f->ids, f->ids_count, ev->id, sorted))
+        return 0;
+    if ((f->fields & NOSTR_FILTER_AUTHORS) &&
+        !nostr__filter_has_id((const unsigned char(*)[32])f->authors, f->authors_count, ev->pubkey, sorted))
+        return 0;
+    for (i = 0; i < f->tags_count; i++)
+        if (!nostr__filter_tag_matches(&f->tags[i], ev, sorted)) return 0;
+    return 1;
+}
+
+NOSTRDEF int nostr_filters_match(const nostr_filter *fs, size_t n, const nostr_event *ev)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (nostr_filter_matches(&fs[i], ev)) return 1;
+    return 0;
+}
+
 /* ---- message: implementation ---- */
 
-/* ---- crypto: implementation ---- */
+/* Which side may send each message type. */
+enum { NOSTR__MSG_CLIENT = 1, NOSTR__MSG_RELAY = 2 };
+
+typedef struct nostr__msg_kind {
+    const char *name;
+    nostr_msg_type type;
+    unsigned senders;
+} nostr__msg_kind;
+
+static const nostr__msg_kind nostr__msg_kinds[] = {
+    {"EVENT", NOSTR_MSG_EVENT, NOSTR__MSG_CLIENT | NOSTR__MSG_RELAY},
+    {"REQ", NOSTR_MSG_REQ, NOSTR__MSG_CLIENT},
+    {"CLOSE", NOSTR_MSG_CLOSE, NOSTR__MSG_CLIENT},
+    {"COUNT", NOSTR_MSG_COUNT, NOSTR__MSG_CLIENT | NOSTR__MSG_RELAY},
+    {"AUTH", NOSTR_MSG_AUTH, NOSTR__MSG_CLIENT | NOSTR__MSG_RELAY},
+    {"OK", NOSTR_MSG_OK, NOSTR__MSG_RELAY},
+    {"EOSE", NOSTR_MSG_EOSE, NOSTR__MSG_RELAY},
+    {"CLOSED", NOSTR_MSG_CLOSED, NOSTR__MSG_RELAY},
+    {"NOTICE", NOSTR_MSG_NOTICE, NOSTR__MSG_RELAY},
+};
+
+#define NOSTR__MSG_KIND_COUNT (sizeof nostr__msg_kinds / sizeof nostr__msg_kinds[0])
+
+static const nostr__msg_kind *nostr__msg_kind_by_name(const char *name, size_t len)
+{
+    size_t i;
+    for (i = 0; i < NOSTR__MSG_KIND_COUNT; i++)
+        if (strlen(nostr__msg_kinds[i].name) == len && memcmp(nostr__msg_kinds[i].name, name, len) == 0)
+            return &nostr__msg_kinds[i];
+    return NULL;
+}
+
+static const nostr__msg_kind *nostr__msg_kind_by_type(nostr_msg_type type)
+{
+    size_t i;
+    for (i = 0; i < NOSTR__MSG_KIND_COUNT; i++)
+        if (nostr__msg_kinds[i].type == type) return &nostr__msg_kinds[i];
+    return NULL;
+}
+
+static unsigned nostr__msg_sender_bit(nostr_role from)
+{
+    return from == NOSTR_FROM_RELAY ? NOSTR__MSG_RELAY : NOSTR__MSG_CLIENT;
+}
+
+/* ---- parsing ---- */
+
+static int nostr__msg_fail_at(nostr_json *r, const char *at, int code, const char *msg)
+{
+    if (!r->err.code) r->p = at;
+    return nostr_json_fail(r, code, msg);
+}
+
+/* A value of the wrong JSON type inside the message array is a malformed
+ * message: the reader's FIELD becomes MESSAGE with our wording. */
+static int nostr__msg_retag(nostr_json *r, int rc, const char *msg)
+{
+    if (rc == NOSTR_ERR_FIELD) {
+        r->err.code = NOSTR_ERR_MESSAGE;
+        r->err.msg = msg;
+        return NOSTR_ERR_MESSAGE;
+    }
+    return rc;
+}
+
+/* Step to the next array element, which must exist. */
+static int nostr__msg_element(nostr_json *r, const char *missing)
+{
+    int more = nostr_json_array_next(r);
+    if (more < 0) return more;
+    /* The reader is past the ']': point at it. */
+    if (more == 0) return nostr__msg_fail_at(r, r->p - 1, NOSTR_ERR_MESSAGE, missing);
+    return NOSTR_OK;
+}
+
+/* The array must end here. */
+static int nostr__msg_end(nostr_json *r)
+{
+    int more = nostr_json_array_next(r);
+    if (more > 0) return nostr_json_fail(r, NOSTR_ERR_MESSAGE, "too many elements");
+    return more;
+}
+
+static int nostr__msg_sub_id(nostr_json *r, nostr_arena *a, nostr_str *sub)
+{
+    const char *at;
+    int rc = nostr__msg_element(r, "missing subscription id");
+    if (rc) return rc;
+    nostr_json_peek(r);
+    at = r->p;
+    rc = nostr_json_string(r, a, sub);
+    if (rc) return nostr__msg_retag(r, rc, "subscription id must be a string");
+    if (sub->len < 1 || sub->len > 64)
+        return nostr__msg_fail_at(r, at, NOSTR_ERR_MESSAGE, "subscription id must be 1..64 characters");
+    return NOSTR_OK;
+}
+
+static int nostr__msg_text(nostr_json *r, nostr_arena *a, nostr_str *out, const char *missing, const char *not_string)
+{
+    int rc = nostr__msg_element(r, missing);
+    if (rc) return rc;
+    rc = nostr_json_string(r, a, out);
+    return rc ? nostr__msg_retag(r, rc, not_string) : NOSTR_OK;
+}
+
+/* The event parser records where the event's JSON lay relative to the
+ * reader's start, which is the whole message: a relay can store or
+ * forward the original text. */
+static int nostr__msg_event(nostr_json *r, nostr_arena *a, nostr_event *ev)
+{
+    int rc = nostr__msg_element(r, "missing event");
+    return rc ? rc : nostr_event_parse_json(ev, r, a);
+}
+
+/* One or more filters up to the end of the array (REQ, client COUNT). */
+static int nostr__msg_filters(nostr_json *r, nostr_arena *a, nostr_msg *m)
+{
+    size_t cap = 0;
+    int rc = nostr__msg_element(r, "missing filter");
+    if (rc) return rc;
+    do {
+        if (m->filter_count >= r->lim.max_filters) return nostr_json_fail(r, NOSTR_ERR_TOO_LARGE, "too many filters");
+        if (m->filter_count == cap) {
+            size_t newcap = cap ? cap * 2 : 4;
+            nostr_filter *grown;
+            if (newcap > r->lim.max_filters) newcap = r->lim.max_filters;
+            grown = (nostr_filter *)nostr_arena_alloc(a, newcap * sizeof(nostr_filter));
+            if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
+            if (m->filter_count) memcpy(grown, m->filters, m->filter_count * sizeof(nostr_filter));
+            m->filters = grown;
+            cap = newcap;
+        }
+        rc = nostr_filter_parse_json(&m->filters[m->filter_count], r, a);
+        if (rc) return rc;
+        m->filter_count++;
+    } while ((rc = nostr_json_array_next(r)) > 0);
+    return rc;
+}
+
+/* The relay's COUNT result: {"count": n, "approximate": bool}. Other keys
+ * (NIP-45's "hll") are skipped; count is required. */
+static int nostr__msg_count_result(nostr_json *r, nostr_msg *m)
+{
+    char key[16];
+    size_t keylen;
+    int rc, have_count = 0, have_approx = 0;
+    if ((rc = nostr__msg_element(r, "missing count result"))) return rc;
+    rc = nostr_json_object_begin(r);
+    if (rc) return nostr__msg_retag(r, rc, "count result must be an object");
+    while ((rc = nostr_json_object_next(r, key, sizeof key, &keylen)) > 0) {
+        if (keylen == 5 && memcmp(key, "count", 5) == 0) {
+            if (have_count++) return nostr_json_fail(r, NOSTR_ERR_MESSAGE, "duplicate count");
+            rc = nostr_json_uint64(r, &m->count);
+            if (rc) return nostr__msg_retag(r, rc, "count must be a non-negative integer");
+        } else if (keylen == 11 && memcmp(key, "approximate", 11) == 0) {
+            if (have_approx++) return nostr_json_fail(r, NOSTR_ERR_MESSAGE, "duplicate approximate");
+            rc = nostr_json_bool(r, &m->approximate);
+            if (rc) return nostr__msg_retag(r, rc, "approximate must be true or false");
+        } else if ((rc = nostr_json_skip(r))) {
+            return rc;
+        }
+    }
+    if (rc) return rc;
+    if (!have_count) return nostr__msg_fail_at(r, r->p - 1, NOSTR_ERR_MESSAGE, "missing count");
+    return NOSTR_OK;
+}
+
+static int nostr__msg_ok(nostr_json *r, nostr_arena *a, nostr_msg *m)
+{
+    int rc = nostr__msg_element(r, "missing event id");
+    if (rc) return rc;
+    rc = nostr_json_hex(r, m->id, 32);
+    if (rc == NOSTR_ERR_HEX) r->err.msg = "event id must be 64-char lowercase hex";
+    if (rc) return nostr__msg_retag(r, rc, "event id must be a hex string");
+    if ((rc = nostr__msg_element(r, "missing OK status"))) return rc;
+    rc = nostr_json_bool(r, &m->ok);
+    if (rc) return nostr__msg_retag(r, rc, "OK status must be true or false");
+    return nostr__msg_text(r, a, &m->message, "missing OK message", "OK message must be a string");
+}
+
+/* Everything after the type; leaves the reader past the closing ']'. */
+static int nostr__msg_body(nostr_msg *m, int relay, nostr_json *r, nostr_arena *a)
+{
+    int rc;
+    switch (m->type) {
+    case NOSTR_MSG_EVENT:
+        if (relay && (rc = nostr__msg_sub_id(r, a, &m->sub_id))) return rc;
+        rc = nostr__msg_event(r, a, &m->event);
+        break;
+    case NOSTR_MSG_REQ:
+        if ((rc = nostr__msg_sub_id(r, a, &m->sub_id))) return rc;
+        return nostr__msg_filters(r, a, m);
+    case NOSTR_MSG_COUNT:
+        if ((rc = nostr__msg_sub_id(r, a, &m->sub_id))) return rc;
+        if (!relay) return nostr__msg_filters(r, a, m);
+        rc = nostr__msg_count_result(r, m);
+        break;
+    case NOSTR_MSG_AUTH:
+        if (relay)
+            rc = nostr__msg_text(r, a, &m->message, "missing challenge", "challenge must be a string");
+        else
+            rc = nostr__msg_event(r, a, &m->event);
+        break;
+    case NOSTR_MSG_OK: rc = nostr__msg_ok(r, a, m); break;
+    case NOSTR_MSG_CLOSED:
+        if ((rc = nostr__msg_sub_id(r, a, &m->sub_id))) return rc;
+        rc = nostr__msg_text(r, a, &m->message, "missing CLOSED message", "CLOSED message must be a string");
+        break;
+    case NOSTR_MSG_NOTICE: rc = nostr__msg_text(r, a, &m->message, "missing notice", "notice must be a string"); break;
+    default: /* CLOSE, EOSE */ rc = nostr__msg_sub_id(r, a, &m->sub_id); break;
+    }
+    return rc ? rc : nostr__msg_end(r);
+}
+
+static int nostr__msg_parse(nostr_msg *m, nostr_role from, nostr_json *r, nostr_arena *a)
+{
+    char name[16];
+    size_t len = 0;
+    const char *at;
+    const nostr__msg_kind *kind;
+    int rc = nostr_json_array_begin(r);
+    if (rc) return nostr__msg_retag(r, rc, "message must be a JSON array");
+    if ((rc = nostr__msg_element(r, "missing message type"))) return rc;
+    nostr_json_peek(r);
+    at = r->p;
+    rc = nostr_json_string_buf(r, name, sizeof name, &len);
+    if (rc == NOSTR_ERR_TOO_LARGE) {
+        /* Longer than any known type (the reader already set the offset). */
+        r->err.code = NOSTR_ERR_MESSAGE;
+        r->err.msg = "unknown message type";
+        return NOSTR_ERR_MESSAGE;
+    }
+    if (rc) return nostr__msg_retag(r, rc, "message type must be a string");
+    kind = nostr__msg_kind_by_name(name, len);
+    if (!kind) return nostr__msg_fail_at(r, at, NOSTR_ERR_MESSAGE, "unknown message type");
+    if (!(kind->senders & nostr__msg_sender_bit(from)))
+        return nostr__msg_fail_at(r, at, NOSTR_ERR_MESSAGE,
+                                  from == NOSTR_FROM_RELAY ? "message type is sent by clients only"
+                                                           : "message type is sent by relays only");
+    m->type = kind->type;
+    return nostr__msg_body(m, from == NOSTR_FROM_RELAY, r, a);
+}
+
+NOSTRDEF int nostr_msg_parse(nostr_msg *m, nostr_role from, const char *json, size_t len, nostr_arena *a,
+                             const nostr_limits *lim, nostr_error *err)
+{
+    nostr_json r;
+    int rc;
+    if (!m || (!json && len) || !a) return nostr__fail(err, NOSTR_ERR_ARG, 0, "invalid argument");
+    memset(m, 0, sizeof *m);
+    nostr_json_init(&r, json ? json : "", len, lim);
+    rc = nostr__msg_parse(m, from, &r, a);
+    if (!rc) rc = nostr_json_finish(&r);
+    if (rc) {
+        m->type = NOSTR_MSG_NONE;
+        return nostr__fail(err, rc, r.err.offset, r.err.msg);
+    }
+    return NOSTR_OK;
+}
+
+/* ---- writing ---- */
+
+/* Undo a failed write so out holds no half message. */
+static int nostr__msg_rollback(nostr_buf *out, size_t start, int rc)
+{
+    if (rc) {
+        out->len = start;
+        if (out->data && start < out->cap) out->data[start] = 0;
+    }
+    return rc;
+}
+
+static int nostr__msg_valid_sub(const char *sub, size_t len)
+{
+    return sub && len >= 1 && len <= 64;
+}
+
+/* '[' and the quoted type. */
+static int nostr__msg_open(nostr_buf *out, const char *type)
+{
+    int rc;
+    if ((rc = nostr_buf_append_str(out, "[\""))) return rc;
+    if ((rc = nostr_buf_append_str(out, type))) return rc;
+    return nostr_buf_append_char(out, '"');
+}
+
+/* ',' then a JSON string (NULL with length 0 writes ""). */
+static int nostr__msg_put_string(nostr_buf *out, const char *s, size_t len)
+{
+    int rc = nostr_buf_append_char(out, ',');
+    return rc ? rc : nostr_json_write_string(out, s ? s : "", s ? len : 0);
+}
+
+static int nostr__msg_put_event(nostr_buf *out, const nostr_event *ev)
+{
+    int rc = nostr_buf_append_char(out, ',');
+    return rc ? rc : nostr_event_to_json(ev, out);
+}
+
+static int nostr__msg_put_count(nostr_buf *out, unsigned long long count, int approximate)
+{
+    int rc;
+    if ((rc = nostr_buf_append_str(out, ",{\"count\":"))) return rc;
+    if ((rc = nostr_buf_append_u64(out, count))) return rc;
+    if (approximate && (rc = nostr_buf_append_str(out, ",\"approximate\":true"))) return rc;
+    return nostr_buf_append_char(out, '}');
+}
+
+static int nostr__msg_put_ok(nostr_buf *out, const unsigned char id[32], int ok, const char *msg, size_t msg_len)
+{
+    int rc;
+    if ((rc = nostr_buf_append_str(out, ",\""))) return rc;
+    if ((rc = nostr_buf_append_hex(out, id, 32))) return rc;
+    if ((rc = nostr_buf_append_str(out, ok ? "\",true" : "\",false"))) return rc;
+    return nostr__msg_put_string(out, msg, msg_len);
+}
+
+static int nostr__msg_put_filters(nostr_buf *out, const nostr_filter *fs, size_t n)
+{
+    size_t i;
+    int rc;
+    if (!n || !fs) return NOSTR_ERR_ARG; /* REQ and COUNT need a filter */
+    for (i = 0; i < n; i++) {
+        if ((rc = nostr_buf_append_char(out, ','))) return rc;
+        if ((rc = nostr_filter_to_json(&fs[i], out))) return rc;
+    }
+    return NOSTR_OK;
+}
+
+/* The elements after the type, as nostr__msg_body reads them. */
+static int nostr__msg_write_body(const nostr_msg *m, int relay, nostr_buf *out)
+{
+    int rc;
+    int has_sub = m->type == NOSTR_MSG_REQ || m->type == NOSTR_MSG_CLOSE || m->type == NOSTR_MSG_COUNT ||
+                  m->type == NOSTR_MSG_EOSE || m->type == NOSTR_MSG_CLOSED || (m->type == NOSTR_MSG_EVENT && relay);
+    if (has_sub) {
+        if (!nostr__msg_valid_sub(m->sub_id.ptr, m->sub_id.len)) return NOSTR_ERR_ARG;
+        if ((rc = nostr__msg_put_string(out, m->sub_id.ptr, m->sub_id.len))) return rc;
+    }
+    switch (m->type) {
+    case NOSTR_MSG_EVENT: return nostr__msg_put_event(out, &m->event);
+    case NOSTR_MSG_AUTH:
+        if (relay) return nostr__msg_put_string(out, m->message.ptr, m->message.len);
+        return nostr__msg_put_event(out, &m->event);
+    case NOSTR_MSG_COUNT:
+        if (relay) return nostr__msg_put_count(out, m->count, m->approximate);
+        return nostr__msg_put_filters(out, m->filters, m->filter_count);
+    case NOSTR_MSG_REQ: return nostr__msg_put_filters(out, m->filters, m->filter_count);
+    case NOSTR_MSG_OK: return nostr__msg_put_ok(out, m->id, m->ok, m->message.ptr, m->message.len);
+    case NOSTR_MSG_CLOSED:
+    case NOSTR_MSG_NOTICE: return nostr__msg_put_string(out, m->message.ptr, m->message.len);
+    default: return NOSTR_OK; /* CLOSE, EOSE: the sub id was all */
+    }
+}
+
+NOSTRDEF int nostr_msg_write(const nostr_msg *m, nostr_role from, nostr_buf *out)
+{
+    const nostr__msg_kind *kind;
+    size_t start;
+    int rc;
+    if (!m || !out) return NOSTR_ERR_ARG;
+    kind = nostr__msg_kind_by_type(m->type);
+    if (!kind || !(kind->senders & nostr__msg_sender_bit(from))) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__msg_open(out, kind->name);
+    if (!rc) rc = nostr__msg_write_body(m, from == NOSTR_FROM_RELAY, out);
+    if (!rc) rc = nostr_buf_append_char(out, ']');
+    return nostr__msg_rollback(out, start, rc);
+}
+
+NOSTRDEF int nostr_write_ok(nostr_buf *out, const unsigned char id[32], int ok, const char *message)
+{
+    size_t start;
+    int rc;
+    if (!out || !id) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__msg_open(out, "OK");
+    if (!rc) rc = nostr__msg_put_ok(out, id, ok, message, message ? strlen(message) : 0);
+    if (!rc) rc = nostr_buf_append_char(out, ']');
+    return nostr__msg_rollback(out, start, rc);
+}
+
+/* [type, sub] optionally followed by one string. */
+static int nostr__msg_write_sub_text(nostr_buf *out, const char *type, const char *sub, size_t sub_len,
+                                     const char *text, int has_text)
+{
+    size_t start;
+    int rc;
+    if (!out || !nostr__msg_valid_sub(sub, sub_len)) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__msg_open(out, type);
+    if (!rc) rc = nostr__msg_put_string(out, sub, sub_len);
+    if (!rc && has_text) rc = nostr__msg_put_string(out, text, text ? strlen(text) : 0);
+    if (!rc) rc = nostr_buf_append_char(out, ']');
+    return nostr__msg_rollback(out, start, rc);
+}
+
+NOSTRDEF int nostr_write_eose(nostr_buf *out, const char *sub, size_t sub_len)
+{
+    return nostr__msg_write_sub_text(out, "EOSE", sub, sub_len, NULL, 0);
+}
+
+NOSTRDEF int nostr_write_closed(nostr_buf *out, const char *sub, size_t sub_len, const char *message)
+{
+    return nostr__msg_write_sub_text(out, "CLOSED", sub, sub_len, message, 1);
+}
+
+NOSTRDEF int nostr_write_notice(nostr_buf *out, const char *message)
+{
+    size_t start;
+    int rc;
+    if (!out) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__msg_open(out, "NOTICE");
+    if (!rc) rc = nostr__msg_put_string(out, message, message ? strlen(message) : 0);
+    if (!rc) rc = nostr_buf_append_char(out, ']');
+    return nostr__msg_rollback(out, start, rc);
+}
+
+NOSTRDEF int nostr_write_event_raw(nostr_buf *out, const char *sub, size_t sub_len, const char *event_json,
+                                   size_t event_len)
+{
+    size_t start;
+    int rc;
+    if (!out || !nostr__msg_valid_sub(sub, sub_len) || !event_json || !event_len) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__msg_open(out, "EVENT");
+    if (!rc) rc = nostr__msg_put_string(out, sub, sub_len);
+    if (!rc) rc = nostr_buf_append_char(out, ',');
+    if (!rc) rc = nostr_buf_append(out, event_json, event_len);
+    if (!rc) rc = nostr_buf_append_char(out, ']');
+    return nostr__msg_rollback(out, start, rc);
+}
+
+NOSTRDEF int nostr_write_count(nostr_buf *out, const char *sub, size_t sub_len, unsigned long long count,
+                               int approximate)
+{
+    size_t start;
+    int rc;
+    if (!out || !nostr__msg_valid_sub(sub, sub_len)) return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr__msg_open(out, "COUNT");
+    if (!rc) rc = nostr__msg_put_string(out, sub, sub_len);
+    if (!rc) rc = nostr__msg_put_count(out, count, approximate);
+    if (!rc) rc = nostr_buf_append_char(out, ']');
+    return nostr__msg_rollback(out, start, rc);
+}
+
+/* ---- crypto: implementation ----
+ *
+ * Primitives: ECDH from libsecp256k1; ChaCha20 (mbedtls_chacha20_crypt) and
+ * AES-256-CBC (mbedtls_aes_crypt_cbc) from mbedTLS. The design names mbedTLS
+ * for HMAC and HKDF as well; we use our own nostr_hmac_sha256 instead (the
+ * same code that hashes every event, checked against the RFC 4231 vectors)
+ * and build HKDF (RFC 5869) on it here, so there is one SHA-256 in the
+ * library. Both are plain, fixed-size uses; the NIP-44 vectors check them.
+ *
+ * No heap: every function works inside the caller's nostr_buf. Encryption
+ * builds the raw bytes at the end of the space it reserves and base64-
+ * encodes them forwards in place; decryption decodes into the buffer,
+ * decrypts there and keeps only the plaintext, wiping the rest. */
+
+/* NIP-44 v2 sizes (the 2-byte length prefix form: plaintext up to 65535). */
+enum {
+    NOSTR__NIP44_VERSION = 2,
+    NOSTR__NIP44_MAX_PLAIN = 65535,
+    NOSTR__NIP44_MIN_PAYLOAD = 132,  /* base64 characters */
+    NOSTR__NIP44_MAX_PAYLOAD = 87472,
+    NOSTR__NIP44_MIN_RAW = 99,       /* decoded bytes: 1 + 32 + 34 + 32 */
+    NOSTR__NIP44_MAX_RAW = 65603,    /* 1 + 32 + 65538 + 32 */
+    NOSTR__NIP44_OVERHEAD = 65       /* version, nonce, mac */
+};
+
+static const char nostr__crypto_b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* ---- base64 ---- */
+
+static size_t nostr__crypto_b64_encoded_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+/* Encode n bytes to dst (no NUL). Each group reads its three bytes before
+ * writing its four characters, so src may lie inside dst at offset
+ * encoded_len(n) - n: the writer never overtakes the reader there. */
+static void nostr__crypto_b64_encode_into(const unsigned char *src, size_t n, char *dst)
+{
+    const char *A = nostr__crypto_b64_alphabet;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        unsigned v = ((unsigned)src[i] << 16) | ((unsigned)src[i + 1] << 8) | src[i + 2];
+        dst[0] = A[(v >> 18) & 63];
+        dst[1] = A[(v >> 12) & 63];
+        dst[2] = A[(v >> 6) & 63];
+        dst[3] = A[v & 63];
+        dst += 4;
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)src[i] << 16;
+        dst[0] = A[(v >> 18) & 63];
+        dst[1] = A[(v >> 12) & 63];
+        dst[2] = '=';
+        dst[3] = '=';
+    } else if (n - i == 2) {
+        unsigned v = ((unsigned)src[i] << 16) | ((unsigned)src[i + 1] << 8);
+        dst[0] = A[(v >> 18) & 63];
+        dst[1] = A[(v >> 12) & 63];
+        dst[2] = A[(v >> 6) & 63];
+        dst[3] = '=';
+    }
+}
+
+static int nostr__crypto_b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Upper bound of the decoded size of len characters. */
+static size_t nostr__crypto_b64_decoded_max(size_t len)
+{
+    return len / 4 * 3;
+}
+
+NOSTRDEF int nostr_base64_encode(const unsigned char *data, size_t len, nostr_buf *out)
+{
+    size_t enc;
+    int rc;
+    if (!out || (!data && len)) return NOSTR_ERR_ARG;
+    if (len > ((size_t)-1) / 4 * 3 - 3) return NOSTR_ERR_TOO_LARGE;
+    enc = nostr__crypto_b64_encoded_len(len);
+    rc = nostr_buf_reserve(out, enc);
+    if (rc) return rc;
+    nostr__crypto_b64_encode_into(data, len, out->data + out->len);
+    out->len += enc;
+    out->data[out->len] = 0;
+    return NOSTR_OK;
+}
+
+/* Strict RFC 4648: standard alphabet, padded to a multiple of four, '='
+ * only at the end, no white space, unused trailing bits zero (so every
+ * byte string has exactly one accepted encoding). Each group reads its four
+ * characters before writing its three bytes, so out may equal s. */
+NOSTRDEF int nostr_base64_decode(const char *s, size_t len, unsigned char *out, size_t cap, size_t *out_len)
+{
+    size_t pad = 0, dlen, i, o = 0;
+    if ((!s && len) || !out_len) return NOSTR_ERR_ARG;
+    *out_len = 0;
+    if (len % 4 != 0) return NOSTR_ERR_BASE64;
+    if (len && s[len - 1] == '=') pad = s[len - 2] == '=' ? 2 : 1;
+    dlen = nostr__crypto_b64_decoded_max(len) - pad;
+    if (dlen > cap) return NOSTR_ERR_BUFFER;
+    if (!out && dlen) return NOSTR_ERR_ARG;
+    for (i = 0; i < len; i += 4) {
+        int last = i + 4 == len;
+        int v0 = nostr__crypto_b64_value((unsigned char)s[i]);
+        int v1 = nostr__crypto_b64_value((unsigned char)s[i + 1]);
+        int v2 = last && pad == 2 ? 0 : nostr__crypto_b64_value((unsigned char)s[i + 2]);
+        int v3 = last && pad >= 1 ? 0 : nostr__crypto_b64_value((unsigned char)s[i + 3]);
+        unsigned v;
+        if ((v0 | v1 | v2 | v3) < 0) return NOSTR_ERR_BASE64;
+        if (last && pad == 2 && (v1 & 15)) return NOSTR_ERR_BASE64;
+        if (last && pad == 1 && (v2 & 3)) return NOSTR_ERR_BASE64;
+        v = ((unsigned)v0 << 18) | ((unsigned)v1 << 12) | ((unsigned)v2 << 6) | (unsigned)v3;
+        out[o++] = (unsigned char)(v >> 16);
+        if (o < dlen) out[o++] = (unsigned char)(v >> 8);
+        if (o < dlen) out[o++] = (unsigned char)v;
+    }
+    *out_len = dlen;
+    return NOSTR_OK;
+}
+
+/* ---- shared helpers ---- */
+
+static int nostr__crypto_ct_equal(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    unsigned char diff = 0;
+    size_t i;
+    for (i = 0; i < n; i++) diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* secp256k1_ecdh hash callback: NIP-04 and NIP-44 use the bare x
+ * coordinate of the shared point, not libsecp256k1's default hash. */
+static int nostr__crypto_ecdh_copy_x(unsigned char *output, const unsigned char *x32, const unsigned char *y32,
+                                     void *data)
+{
+    (void)y32;
+    (void)data;
+    memcpy(output, x32, 32);
+    return 1;
+}
+
+/* shared_x = x(sec * P), P the even-y point with x coordinate pub. */
+static int nostr__crypto_shared_x(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                  unsigned char shared[32])
+{
+    const secp256k1_context *secp;
+    secp256k1_pubkey point;
+    unsigned char compressed[33];
+    if (!ctx || !sec || !pub || !shared) return NOSTR_ERR_ARG;
+    secp = nostr__ctx_secp(ctx);
+    if (!secp256k1_ec_seckey_verify(secp, sec)) return NOSTR_ERR_SECKEY;
+    compressed[0] = 0x02;
+    memcpy(compressed + 1, pub, 32);
+    if (!secp256k1_ec_pubkey_parse(secp, &point, compressed, sizeof compressed)) return NOSTR_ERR_PUBKEY;
+    if (!secp256k1_ecdh(secp, shared, &point, sec, nostr__crypto_ecdh_copy_x, NULL)) {
+        nostr_wipe(shared, 32);
+        return NOSTR_ERR_CRYPTO;
+    }
+    return NOSTR_OK;
+}
+
+/* RFC 5869 HKDF-Expand with SHA-256, for info up to 32 bytes and
+ * okm_len up to 255 * 32: T(i) = HMAC(prk, T(i-1) || info || i). */
+static void nostr__crypto_hkdf_expand(const unsigned char prk[32], const unsigned char *info, size_t info_len,
+                                      unsigned char *okm, size_t okm_len)
+{
+    unsigned char block[32 + 32 + 1];
+    unsigned char t[32];
+    size_t t_len = 0, done = 0;
+    unsigned char counter = 1;
+    while (done < okm_len) {
+        size_t take = okm_len - done < 32 ? okm_len - done : 32;
+        memcpy(block, t, t_len);
+        memcpy(block + t_len, info, info_len);
+        block[t_len + info_len] = counter++;
+        nostr_hmac_sha256(prk, 32, block, t_len + info_len + 1, t);
+        t_len = 32;
+        memcpy(okm + done, t, take);
+        done += take;
+    }
+    nostr_wipe(block, sizeof block);
+    nostr_wipe(t, sizeof t);
+}
+
+/* ---- NIP-44 v2 ---- */
+
+NOSTRDEF uint64_t nostr_nip44_calc_padded_len(uint64_t len)
+{
+    uint64_t next_power = 1, chunk;
+    if (len == 0 || len > 0xffffffffu) return 0;
+    if (len <= 32) return 32;
+    while (next_power <= len - 1) next_power <<= 1; /* 1 << (floor(log2(len - 1)) + 1) */
+    chunk = next_power <= 256 ? 32 : next_power / 8;
+    return chunk * ((len - 1) / chunk + 1);
+}
+
+NOSTRDEF int nostr_nip44_conversation_key(const nostr_ctx *ctx, const unsigned char sec[32],
+                                          const unsigned char pub[32], unsigned char ckey[32])
+{
+    static const unsigned char salt[8] = {'n', 'i', 'p', '4', '4', '-', 'v', '2'};
+    unsigned char shared[32];
+    int rc;
+    if (!ckey) return NOSTR_ERR_ARG;
+    rc = nostr__crypto_shared_x(ctx, sec, pub, shared);
+    if (rc == NOSTR_OK) nostr_hmac_sha256(salt, sizeof salt, shared, sizeof shared, ckey); /* HKDF-Extract */
+    nostr_wipe(shared, sizeof shared);
+    return rc;
+}
+
+/* HKDF-Expand(conversation key, nonce, 76) = chacha key 32 || chacha
+ * nonce 12 || hmac key 32. */
+enum { NOSTR__NIP44_CHACHA_NONCE = 32, NOSTR__NIP44_HMAC_KEY = 44, NOSTR__NIP44_KEYS = 76 };
+
+static void nostr__crypto_nip44_message_keys(const unsigned char ckey[32], const unsigned char nonce[32],
+                                             unsigned char keys[NOSTR__NIP44_KEYS])
+{
+    nostr__crypto_hkdf_expand(ckey, nonce, 32, keys, NOSTR__NIP44_KEYS);
+}
+
+/* Seal raw = version || nonce || padded plaintext (already in place) ||
+ * room for the mac: encrypt the padded part in place, append the mac over
+ * nonce || ciphertext. */
+static int nostr__crypto_nip44_seal(const unsigned char ckey[32], unsigned char *raw, size_t padded_len)
+{
+    unsigned char keys[NOSTR__NIP44_KEYS];
+    unsigned char *ct = raw + 33;
+    int rc = NOSTR_OK;
+    nostr__crypto_nip44_message_keys(ckey, raw + 1, keys);
+    if (mbedtls_chacha20_crypt(keys, keys + NOSTR__NIP44_CHACHA_NONCE, 0, padded_len, ct, ct) != 0)
+        rc = NOSTR_ERR_CRYPTO;
+    else
+        nostr_hmac_sha256(keys + NOSTR__NIP44_HMAC_KEY, 32, raw + 1, 32 + padded_len, ct + padded_len);
+    nostr_wipe(keys, sizeof keys);
+    return rc;
+}
+
+NOSTRDEF int nostr_nip44_encrypt_nonce(const unsigned char ckey[32], const unsigned char nonce[32], const char *plain,
+                                       size_t len, nostr_buf *out)
+{
+    size_t padded_len, raw_len, enc_len;
+    unsigned char *raw;
+    int rc;
+    if (!ckey || !nonce || !out || (!plain && len) || len == 0) return NOSTR_ERR_ARG;
+    if (len > NOSTR__NIP44_MAX_PLAIN) return NOSTR_ERR_TOO_LARGE;
+    padded_len = 2 + (size_t)nostr_nip44_calc_padded_len(len);
+    raw_len = NOSTR__NIP44_OVERHEAD + padded_len;
+    enc_len = nostr__crypto_b64_encoded_len(raw_len);
+    rc = nostr_buf_reserve(out, enc_len);
+    if (rc) return rc;
+    /* Build the raw payload at the end of the reserved space; the base64
+     * encoder then runs forwards in place (see encode_into). */
+    raw = (unsigned char *)out->data + out->len + (enc_len - raw_len);
+    raw[0] = NOSTR__NIP44_VERSION;
+    memcpy(raw + 1, nonce, 32);
+    raw[33] = (unsigned char)(len >> 8);
+    raw[34] = (unsigned char)len;
+    memcpy(raw + 35, plain, len);
+    memset(raw + 35 + len, 0, padded_len - 2 - len);
+    rc = nostr__crypto_nip44_seal(ckey, raw, padded_len);
+    if (rc) {
+        nostr_wipe(raw, raw_len);
+        out->data[out->len] = 0;
+        return rc;
+    }
+    nostr__crypto_b64_encode_into(raw, raw_len, out->data + out->len);
+    out->len += enc_len;
+    out->data[out->len] = 0;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_nip44_encrypt(nostr_ctx *ctx, const unsigned char ckey[32], const char *plain, size_t len,
+                                 nostr_buf *out)
+{
+    unsigned char nonce[32];
+    int rc = nostr_random(ctx, nonce, sizeof nonce);
+    if (rc == NOSTR_OK) rc = nostr_nip44_encrypt_nonce(ckey, nonce, plain, len, out);
+    return rc;
+}
+
+/* Open a decoded payload in place: check size, version and mac, decrypt,
+ * check the padding, and move the plaintext to raw[0..*plain_len). */
+static int nostr__crypto_nip44_open(const unsigned char ckey[32], unsigned char *raw, size_t raw_len,
+                                    size_t *plain_len)
+{
+    unsigned char keys[NOSTR__NIP44_KEYS];
+    unsigned char mac[32];
+    unsigned char *ct = raw + 33;
+    size_t ct_len, unpadded;
+    int rc = NOSTR_OK;
+    if (raw_len < NOSTR__NIP44_MIN_RAW) return NOSTR_ERR_BASE64;
+    if (raw_len > NOSTR__NIP44_MAX_RAW) return NOSTR_ERR_TOO_LARGE;
+    if (raw[0] != NOSTR__NIP44_VERSION) return NOSTR_ERR_VERSION;
+    ct_len = raw_len - NOSTR__NIP44_OVERHEAD;
+    nostr__crypto_nip44_message_keys(ckey, raw + 1, keys);
+    nostr_hmac_sha256(keys + NOSTR__NIP44_HMAC_KEY, 32, raw + 1, 32 + ct_len, mac);
+    if (!nostr__crypto_ct_equal(mac, ct + ct_len, 32))
+        rc = NOSTR_ERR_MAC;
+    else if (mbedtls_chacha20_crypt(keys, keys + NOSTR__NIP44_CHACHA_NONCE, 0, ct_len, ct, ct) != 0)
+        rc = NOSTR_ERR_CRYPTO;
+    nostr_wipe(keys, sizeof keys);
+    if (rc) return rc;
+    /* Authenticated, so these checks leak nothing an attacker can use. A
+     * zero u16 prefix is the extended (>= 64 KiB) form, over our limit. */
+    unpadded = ((size_t)ct[0] << 8) | ct[1];
+    if (unpadded == 0 || ct_len != 2 + nostr_nip44_calc_padded_len(unpadded)) return NOSTR_ERR_PADDING;
+    memmove(raw, ct + 2, unpadded);
+    *plain_len = unpadded;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_nip44_decrypt(const unsigned char ckey[32], const char *payload, size_t len, nostr_buf *out)
+{
+    size_t cap, raw_len = 0, plain_len = 0;
+    unsigned char *raw;
+    int rc;
+    if (!ckey || !out || (!payload && len)) return NOSTR_ERR_ARG;
+    /* '#' flags a future non-base64 encoding: an unknown version, not bad base64. */
+    if (len > 0 && payload[0] == '#') return NOSTR_ERR_VERSION;
+    if (len < NOSTR__NIP44_MIN_PAYLOAD) return NOSTR_ERR_BASE64;
+    if (len > NOSTR__NIP44_MAX_PAYLOAD) return NOSTR_ERR_TOO_LARGE;
+    cap = nostr__crypto_b64_decoded_max(len);
+    rc = nostr_buf_reserve(out, cap);
+    if (rc) return rc;
+    raw = (unsigned char *)out->data + out->len;
+    rc = nostr_base64_decode(payload, len, raw, cap, &raw_len);
+    if (rc == NOSTR_OK) rc = nostr__crypto_nip44_open(ckey, raw, raw_len, &plain_len);
+    if (rc) plain_len = 0;
+    nostr_wipe(raw + plain_len, cap - plain_len);
+    out->len += plain_len;
+    out->data[out->len] = 0;
+    return rc;
+}
+
+/* ---- NIP-04 ---- */
+
+/* AES-256-CBC over whole blocks in place. Each block goes through a stack
+ * copy so mbedTLS never sees overlapping input and output. */
+static int nostr__crypto_aes_cbc(const unsigned char key[32], int encrypt, const unsigned char iv_in[16],
+                                 unsigned char *data, size_t len)
+{
+    mbedtls_aes_context aes;
+    unsigned char iv[16], block[16];
+    size_t i;
+    int rc = NOSTR_OK;
+    mbedtls_aes_init(&aes);
+    memcpy(iv, iv_in, 16);
+    if ((encrypt ? mbedtls_aes_setkey_enc(&aes, key, 256) : mbedtls_aes_setkey_dec(&aes, key, 256)) != 0)
+        rc = NOSTR_ERR_CRYPTO;
+    for (i = 0; rc == NOSTR_OK && i < len; i += 16) {
+        memcpy(block, data + i, 16);
+        if (mbedtls_aes_crypt_cbc(&aes, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT, 16, iv, block,
+                                  data + i) != 0)
+            rc = NOSTR_ERR_CRYPTO;
+    }
+    mbedtls_aes_free(&aes);
+    nostr_wipe(block, sizeof block);
+    nostr_wipe(iv, sizeof iv);
+    return rc;
+}
+
+NOSTRDEF int nostr_nip04_encrypt_iv(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                    const unsigned char iv[16], const char *plain, size_t len, nostr_buf *out)
+{
+    unsigned char key[32];
+    size_t ct_len, enc_len, total;
+    unsigned char *ct;
+    char *dst;
+    int rc;
+    if (!iv || !out || (!plain && len)) return NOSTR_ERR_ARG;
+    if (len > ((size_t)-1) / 4) return NOSTR_ERR_TOO_LARGE;
+    ct_len = (len / 16 + 1) * 16; /* PKCS#7 always adds 1..16 bytes */
+    enc_len = nostr__crypto_b64_encoded_len(ct_len);
+    total = enc_len + 4 + 24;
+    rc = nostr__crypto_shared_x(ctx, sec, pub, key);
+    if (rc == NOSTR_OK) rc = nostr_buf_reserve(out, total);
+    if (rc) {
+        nostr_wipe(key, sizeof key);
+        return rc;
+    }
+    /* As in NIP-44: cipher text at the end of its base64 span, then encode in place. */
+    dst = out->data + out->len;
+    ct = (unsigned char *)dst + (enc_len - ct_len);
+    memcpy(ct, plain, len);
+    memset(ct + len, (int)(ct_len - len), ct_len - len);
+    rc = nostr__crypto_aes_cbc(key, 1, iv, ct, ct_len);
+    nostr_wipe(key, sizeof key);
+    if (rc) {
+        nostr_wipe(ct, ct_len);
+        out->data[out->len] = 0;
+        return rc;
+    }
+    nostr__crypto_b64_encode_into(ct, ct_len, dst);
+    memcpy(dst + enc_len, "?iv=", 4);
+    nostr__crypto_b64_encode_into(iv, 16, dst + enc_len + 4);
+    out->len += total;
+    out->data[out->len] = 0;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_nip04_encrypt(nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                 const char *plain, size_t len, nostr_buf *out)
+{
+    unsigned char iv[16];
+    int rc = nostr_random(ctx, iv, sizeof iv);
+    if (rc == NOSTR_OK) rc = nostr_nip04_encrypt_iv(ctx, sec, pub, iv, plain, len, out);
+    return rc;
+}
+
+/* Split "<base64 ct>?iv=<base64 iv>" and decode the 16-byte iv. */
+static int nostr__crypto_nip04_split(const char *payload, size_t len, size_t *ct_chars, unsigned char iv[16])
+{
+    const char *q = payload ? (const char *)memchr(payload, '?', len) : NULL;
+    size_t at, iv_len = 0;
+    if (!q) return NOSTR_ERR_BASE64;
+    at = (size_t)(q - payload);
+    if (len - at < 4 || memcmp(q, "?iv=", 4) != 0) return NOSTR_ERR_BASE64;
+    if (nostr_base64_decode(q + 4, len - at - 4, iv, 16, &iv_len) != NOSTR_OK || iv_len != 16)
+        return NOSTR_ERR_BASE64;
+    *ct_chars = at;
+    return NOSTR_OK;
+}
+
+/* Length of the PKCS#7 padding at the end of data (len >= 16, a multiple
+ * of 16), or 0 when it is malformed. Reads the whole last block whatever
+ * the pad byte says. */
+static size_t nostr__crypto_pkcs7_len(const unsigned char *data, size_t len)
+{
+    unsigned pad = data[len - 1], bad = 0, i;
+    for (i = 1; i <= 16; i++) {
+        unsigned in_pad = i <= pad;
+        bad |= in_pad & (data[len - i] != pad);
+    }
+    bad |= pad == 0 || pad > 16;
+    return bad ? 0 : pad;
+}
+
+NOSTRDEF int nostr_nip04_decrypt(const nostr_ctx *ctx, const unsigned char sec[32], const unsigned char pub[32],
+                                 const char *payload, size_t len, nostr_buf *out)
+{
+    unsigned char iv[16], key[32];
+    size_t ct_chars = 0, cap, ct_len = 0, plain_len = 0;
+    unsigned char *ct;
+    int rc;
+    if (!out || (!payload && len)) return NOSTR_ERR_ARG;
+    rc = nostr__crypto_nip04_split(payload, len, &ct_chars, iv);
+    if (rc) return rc;
+    cap = nostr__crypto_b64_decoded_max(ct_chars);
+    rc = nostr__crypto_shared_x(ctx, sec, pub, key);
+    if (rc == NOSTR_OK) rc = nostr_buf_reserve(out, cap);
+    if (rc) {
+        nostr_wipe(key, sizeof key);
+        return rc;
+    }
+    ct = (unsigned char *)out->data + out->len;
+    rc = nostr_base64_decode(payload, ct_chars, ct, cap, &ct_len);
+    if (rc == NOSTR_OK && (ct_len == 0 || ct_len % 16 != 0)) rc = NOSTR_ERR_PADDING;
+    if (rc == NOSTR_OK) rc = nostr__crypto_aes_cbc(key, 0, iv, ct, ct_len);
+    nostr_wipe(key, sizeof key);
+    if (rc == NOSTR_OK) {
+        size_t pad = nostr__crypto_pkcs7_len(ct, ct_len);
+        if (pad == 0)
+            rc = NOSTR_ERR_PADDING;
+        else
+            plain_len = ct_len - pad;
+    }
+    nostr_wipe(ct + plain_len, cap - plain_len);
+    out->len += plain_len;
+    out->data[out->len] = 0;
+    return rc;
+}
 
 /* ---- builders: implementation ---- */
+
+/* Caller strings end up in the event verbatim; invalid UTF-8 would make an
+ * event other implementations reject, so refuse it here. NULL passes (each
+ * builder decides what NULL means). */
+static int nostr__build_utf8(const char *s)
+{
+    if (s && !nostr_utf8_valid(s, strlen(s))) return NOSTR_ERR_UTF8;
+    return NOSTR_OK;
+}
+
+static int nostr__build_init(nostr_event *ev, nostr_arena *a, unsigned kind, long long now, const char *content)
+{
+    int rc;
+    if (!ev || !a || !content) return NOSTR_ERR_ARG;
+    rc = nostr__build_utf8(content);
+    if (rc) return rc;
+    return nostr_event_init(ev, a, kind, now, content, strlen(content));
+}
+
+/* ["name", hex(key)] plus up to two more items (NULL = absent). */
+static int nostr__build_hex_tag(nostr_event *ev, nostr_arena *a, const char *name, const unsigned char key[32],
+                                const char *v2, const char *v3)
+{
+    char hex[65];
+    nostr_hex_encode(key, 32, hex);
+    return nostr_event_add_tag4(ev, a, name, hex, v2, v3);
+}
+
+/* ["k", "<kind>"] (NIP-18 generic reposts, NIP-25 reactions). */
+static int nostr__build_kind_tag(nostr_event *ev, nostr_arena *a, unsigned kind)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%u", kind);
+    return nostr_event_add_tag4(ev, a, "k", num, NULL, NULL);
+}
+
+NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name,
+                                  const char *about, const char *picture)
+{
+    const char *keys[3] = {"name", "about", "picture"};
+    const char *values[3];
+    nostr_buf json;
+    size_t i;
+    int written = 0, rc = NOSTR_OK;
+
+    if (!ev || !a) return NOSTR_ERR_ARG;
+    values[0] = name;
+    values[1] = about;
+    values[2] = picture;
+    for (i = 0; i < 3; i++) {
+        rc = nostr__build_utf8(values[i]);
+        if (rc) return rc;
+    }
+    nostr_buf_init(&json, a->al);
+    rc = nostr_buf_append_char(&json, '{');
+    for (i = 0; i < 3 && rc == NOSTR_OK; i++) {
+        if (!values[i]) continue;
+        if (written++) rc = nostr_buf_append_char(&json, ',');
+        if (!rc) rc = nostr_json_write_string(&json, keys[i], strlen(keys[i]));
+        if (!rc) rc = nostr_buf_append_char(&json, ':');
+        if (!rc) rc = nostr_json_write_string(&json, values[i], strlen(values[i]));
+    }
+    if (!rc) rc = nostr_buf_append_char(&json, '}');
+    if (!rc) rc = nostr_event_init(ev, a, 0, now, json.data, json.len);
+    nostr_buf_free(&json);
+    return rc;
+}
+
+NOSTRDEF int nostr_build_text_note(nostr_event *ev, nostr_arena *a, long long now, const char *content)
+{
+    return nostr__build_init(ev, a, 1, now, content);
+}
+
+NOSTRDEF int nostr_build_reply(nostr_event *ev, nostr_arena *a, long long now, const char *content,
+                               const nostr_event *root, const nostr_event *parent, const char *relay)
+{
+    const char *hint = relay ? relay : "";
+    int rc;
+
+    if (!root && !parent) return NOSTR_ERR_ARG;
+    /* A direct reply to the thread's root carries only the "root" marker
+     * (NIP-10), whichever of the two arguments names it. */
+    if (!root) root = parent;
+    if (parent && memcmp(parent->id, root->id, 32) == 0) parent = NULL;
+
+    rc = nostr__build_utf8(relay);
+    if (!rc) rc = nostr__build_init(ev, a, 1, now, content);
+    if (!rc) rc = nostr__build_hex_tag(ev, a, "e", root->id, hint, "root");
+    if (!rc && parent) rc = nostr__build_hex_tag(ev, a, "e", parent->id, hint, "reply");
+    if (!rc) rc = nostr__build_hex_tag(ev, a, "p", root->pubkey, NULL, NULL);
+    if (!rc && parent && memcmp(parent->pubkey, root->pubkey, 32) != 0)
+        rc = nostr__build_hex_tag(ev, a, "p", parent->pubkey, NULL, NULL);
+    return rc;
+}
+
+NOSTRDEF int nostr_build_contacts(nostr_event *ev, nostr_arena *a, long long now, const unsigned char (*pubkeys)[32],
+                                  size_t n)
+{
+    size_t i;
+    int rc;
+    if (!pubkeys && n) return NOSTR_ERR_ARG;
+    rc = nostr__build_init(ev, a, 3, now, "");
+    for (i = 0; i < n && rc == NOSTR_OK; i++) rc = nostr__build_hex_tag(ev, a, "p", pubkeys[i], NULL, NULL);
+    return rc;
+}
+
+NOSTRDEF int nostr_build_deletion(nostr_event *ev, nostr_arena *a, long long now, const unsigned char (*ids)[32],
+                                  size_t n, const char *reason)
+{
+    size_t i;
+    int rc;
+    if (!ids && n) return NOSTR_ERR_ARG;
+    rc = nostr__build_init(ev, a, 5, now, reason ? reason : "");
+    for (i = 0; i < n && rc == NOSTR_OK; i++) rc = nostr__build_hex_tag(ev, a, "e", ids[i], NULL, NULL);
+    return rc;
+}
+
+NOSTRDEF int nostr_build_repost(nostr_event *ev, nostr_arena *a, long long now, const nostr_event *target,
+                                const char *target_json, const char *relay)
+{
+    /* NIP-18: kind 6 reposts text notes only; anything else is a kind 16
+     * generic repost naming the reposted kind. */
+    int generic, rc;
+    if (!target) return NOSTR_ERR_ARG;
+    generic = target->kind != 1;
+    rc = nostr__build_utf8(relay);
+    if (!rc) rc = nostr__build_init(ev, a, generic ? 16 : 6, now, target_json ? target_json : "");
+    if (!rc) rc = nostr__build_hex_tag(ev, a, "e", target->id, relay ? relay : "", NULL);
+    if (!rc) rc = nostr__build_hex_tag(ev, a, "p", target->pubkey, NULL, NULL);
+    if (!rc && generic) rc = nostr__build_kind_tag(ev, a, target->kind);
+    return rc;
+}
+
+NOSTRDEF int nostr_build_reaction(nostr_event *ev, nostr_arena *a, long long now, const nostr_event *target,
+                                  const char *reaction)
+{
+    int rc;
+    if (!target) return NOSTR_ERR_ARG;
+    rc = nostr__build_init(ev, a, 7, now, reaction ? reaction : "+");
+    if (!rc) rc = nostr__build_hex_tag(ev, a, "e", target->id, NULL, NULL);
+    if (!rc) rc = nostr__build_hex_tag(ev, a, "p", target->pubkey, NULL, NULL);
+    if (!rc) rc = nostr__build_kind_tag(ev, a, target->kind);
+    return rc;
+}
+
+NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, const char *relay_url,
+                              const char *challenge)
+{
+    int rc;
+    if (!relay_url || !challenge) return NOSTR_ERR_ARG;
+    rc = nostr__build_utf8(relay_url);
+    if (!rc) rc = nostr__build_utf8(challenge);
+    if (!rc) rc = nostr__build_init(ev, a, 22242, now, "");
+    if (!rc) rc = nostr_event_add_tag4(ev, a, "relay", relay_url, NULL, NULL);
+    if (!rc) rc = nostr_event_add_tag4(ev, a, "challenge", challenge, NULL, NULL);
+    return rc;
+}
 
 #endif /* NOSTR_IMPLEMENTATION_DONE */
 #endif /* NOSTR_IMPLEMENTATION */

@@ -2,7 +2,11 @@
 
 #ifndef NOSTRDEF
 #ifdef NOSTR_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define NOSTRDEF static __attribute__((unused))
+#else
 #define NOSTRDEF static
+#endif
 #else
 #define NOSTRDEF extern
 #endif

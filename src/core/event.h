@@ -42,7 +42,10 @@ typedef struct nostr_event {
  * exactly once; unknown fields are skipped. Strings go into the arena.
  * Errors: NOSTR_ERR_JSON/UTF8/DEPTH/TOO_LARGE for bad JSON, FIELD for a
  * missing, duplicate or mistyped field, HEX for a bad id/pubkey/sig,
- * KIND when kind > 65535. err (optional) gets the message and offset. */
+ * KIND when kind > 65535. created_at and kind must be plain non-negative
+ * integers: a sign, fraction or exponent is FIELD; created_at over 2^63-1
+ * is TOO_LARGE. err (optional) gets the message (naming the field) and
+ * the offset. No heap use beyond the arena. */
 NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a,
                                const nostr_limits *lim, nostr_error *err);
 /* Parse an event object at the reader's position (used inside messages). */
@@ -54,7 +57,8 @@ NOSTRDEF int nostr_event_serialize(const nostr_event *ev, nostr_buf *out);
 NOSTRDEF void nostr_event_compute_id(const nostr_event *ev, unsigned char out[32]);
 
 /* Validation bounds for nostr_event_check. Zeroed means: any kind in
- * 0..65535 and created_at in 0..2^53 (no clock comparison). */
+ * 0..65535 and created_at in 0..2^53 (no clock comparison); each bound
+ * left at 0 keeps its default. */
 typedef struct nostr_check_opts {
     long long min_created_at, max_created_at; /* both 0: the default range */
 } nostr_check_opts;
@@ -94,12 +98,14 @@ NOSTRDEF const nostr_str *nostr_event_tag_value(const nostr_event *ev, const cha
 NOSTRDEF nostr_str nostr_event_d_tag(const nostr_event *ev);
 /* NIP-40: the expiration timestamp, or 0 when none or malformed. */
 NOSTRDEF long long nostr_event_expiration(const nostr_event *ev);
-/* NIP-70: does the event carry the ["-"] tag? */
+/* NIP-70: does the event carry the ["-"] tag? (Any tag whose first item
+ * is "-" counts.) */
 NOSTRDEF int nostr_event_is_protected(const nostr_event *ev);
 
 /* Building events in memory: init zeroes ev and sets kind, created_at
  * and content (copied into the arena). add_tag appends a tag of n items
- * (copied). Then nostr_event_sign. */
+ * (copied); ev->tags must come from parse, init or add_tag, whose
+ * arrays have room implied by tag_count. Then nostr_event_sign. */
 NOSTRDEF int nostr_event_init(nostr_event *ev, nostr_arena *a, unsigned kind, long long created_at, const char *content,
                               size_t content_len);
 NOSTRDEF int nostr_event_add_tag(nostr_event *ev, nostr_arena *a, const char *const *items, size_t n);
