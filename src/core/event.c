@@ -141,52 +141,10 @@ static int nostr__event_parse_tags(nostr_event *ev, nostr_json *r, nostr_arena *
     return NOSTR_OK;
 }
 
-/* Decode 2n lowercase hex digits at s into out, eight at a time without
- * branches (a digit-at-a-time decoder mispredicts on every random id and
- * cost more than half of the whole parse). Returns 0 when any character
- * is not lowercase hex; out is then garbage. */
-static int nostr__event_unhex(const char *s, unsigned char *out, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, lanes = 0x00ff00ff00ff00ffull;
-    const unsigned char *p = (const unsigned char *)s;
-    uint64_t bad = 0;
-    size_t i;
-    for (i = 0; i + 4 <= n; i += 4, p += 8) {
-        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-        /* Per byte (all below 0x80): high bit of x + (0x80 - lo) is x >= lo,
-         * high bit of x + (0x7f - hi) is x > hi; no carries cross bytes. */
-        uint64_t digit = (v + ones * (0x80 - '0')) & ~(v + ones * (0x7f - '9'));
-        uint64_t lower = (v + ones * (0x80 - 'a')) & ~(v + ones * (0x7f - 'f'));
-        /* '0'-'9' are 0x30-0x39 and 'a'-'f' 0x61-0x66: the low nibble,
-         * plus 9 when bit 6 is set. */
-        uint64_t val = (v & ones * 0x0f) + ((v >> 6) & ones) * 9;
-        uint64_t pairs = ((val & lanes) << 4) | ((val >> 8) & lanes);
-        bad |= (v & highs) | (((digit | lower) & highs) ^ highs);
-        out[i] = (unsigned char)pairs;
-        out[i + 1] = (unsigned char)(pairs >> 16);
-        out[i + 2] = (unsigned char)(pairs >> 32);
-        out[i + 3] = (unsigned char)(pairs >> 48);
-    }
-    for (; i < n; i++, p += 2) {
-        int hi = nostr__hexval(p[0], 0), lo = nostr__hexval(p[1], 0);
-        if ((hi | lo) < 0) return 0;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return bad == 0;
-}
-
-/* id, pubkey, sig: the common case inline, anything else through
- * nostr_json_hex for its precise error. */
+/* id, pubkey, sig: lowercase hex of an exact length. */
 static int nostr__event_parse_hex(nostr_json *r, unsigned char *out, size_t n, int field)
 {
-    int rc;
-    if (nostr_json_peek(r) == NOSTR_JSON_STRING && (size_t)(r->end - r->p) >= 2 * n + 2 && r->p[2 * n + 1] == '"' &&
-        nostr__event_unhex(r->p + 1, out, n)) {
-        r->p += 2 * n + 2;
-        return NOSTR_OK;
-    }
-    rc = nostr_json_hex(r, out, n);
+    int rc = nostr_json_hex(r, out, n);
     return rc ? nostr__event_relabel(r, rc, field) : NOSTR_OK;
 }
 
@@ -333,60 +291,14 @@ static void nostr__event_put_i64(nostr__event_sink *s, long long v)
     nostr__event_put(s, tmp + i, sizeof tmp - i);
 }
 
-/* Do the 8 bytes at p need no escaping (no quote, backslash or byte
- * below 0x20)? Non-ASCII bytes pass: they are written verbatim. */
-static int nostr__event_plain8(const unsigned char *p)
+static void nostr__event_emit(void *user, const void *p, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t v, q, b;
-    memcpy(&v, p, 8);
-    q = v ^ (ones * '"');
-    b = v ^ (ones * '\\');
-    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) == 0;
+    nostr__event_put((nostr__event_sink *)user, p, n);
 }
 
-/* A JSON string with JSON.stringify's escaping (see event.h); the same
- * rules as nostr_json_write_string. */
 static void nostr__event_put_string(nostr__event_sink *s, const char *str, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)str, *e;
-    nostr__event_put(s, "\"", 1);
-    if (!len) {
-        nostr__event_put(s, "\"", 1);
-        return;
-    }
-    e = p + len;
-    while (p < e) {
-        const unsigned char *run = p;
-        while (e - p >= 8 && nostr__event_plain8(p)) p += 8;
-        while (p < e && *p >= 0x20 && *p != '"' && *p != '\\') p++;
-        if (p > run) nostr__event_put(s, run, (size_t)(p - run));
-        if (p >= e) break;
-        {
-            char esc[6] = {'\\', 0, 0, 0, 0, 0};
-            size_t n = 2;
-            switch (*p) {
-            case '"': esc[1] = '"'; break;
-            case '\\': esc[1] = '\\'; break;
-            case '\n': esc[1] = 'n'; break;
-            case '\r': esc[1] = 'r'; break;
-            case '\t': esc[1] = 't'; break;
-            case '\b': esc[1] = 'b'; break;
-            case '\f': esc[1] = 'f'; break;
-            default:
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 15];
-                n = 6;
-            }
-            nostr__event_put(s, esc, n);
-            p++;
-        }
-    }
-    nostr__event_put(s, "\"", 1);
+    nostr__json_escape(nostr__event_emit, s, str, len);
 }
 
 static void nostr__event_put_tags(nostr__event_sink *s, const nostr_event *ev)

@@ -590,18 +590,33 @@ NOSTRDEF int nostr_json_finish(nostr_json *r)
     return NOSTR_OK;
 }
 
-NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
+/* Where escaped text goes: a nostr_buf here, a SHA-256 stream for event ids. */
+typedef void (*nostr__json_emit_fn)(void *user, const void *p, size_t n);
+
+/* Do the 8 bytes at p need no escaping (no quote, backslash or byte below
+ * 0x20)? Non-ASCII passes: it is written verbatim. */
+static int nostr__json_noescape8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t v, q, b;
+    memcpy(&v, p, 8);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) == 0;
+}
+
+/* The one escaper behind the canonical form, event JSON and every string
+ * the writers emit, so the rules cannot drift apart (see json.h). */
+static void nostr__json_escape(nostr__json_emit_fn emit, void *user, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    int rc;
-    /* Worst case 6 bytes per input byte; reserve once for typical input. */
-    if ((rc = nostr_buf_reserve(b, len + 2))) return rc;
-    b->data[b->len++] = '"';
+    const unsigned char *p = (const unsigned char *)str, *e = p + len;
+    emit(user, "\"", 1);
     while (p < e) {
         const unsigned char *run = p;
+        while (e - p >= 8 && nostr__json_noescape8(p)) p += 8;
         while (p < e && *p >= 0x20 && *p != '"' && *p != '\\') p++;
-        if (p > run && (rc = nostr_buf_append(b, run, (size_t)(p - run)))) return rc;
+        if (p > run) emit(user, run, (size_t)(p - run));
         if (p >= e) break;
         {
             char esc[6] = {'\\', 0, 0, 0, 0, 0};
@@ -622,9 +637,34 @@ NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
                 esc[5] = hex[*p & 15];
                 n = 6;
             }
-            if ((rc = nostr_buf_append(b, esc, n))) return rc;
+            emit(user, esc, n);
             p++;
         }
     }
-    return nostr_buf_append_char(b, '"');
+    emit(user, "\"", 1);
+}
+
+typedef struct nostr__json_buf_emit {
+    nostr_buf *b;
+    int rc; /* first append error */
+} nostr__json_buf_emit;
+
+static void nostr__json_emit_buf(void *user, const void *p, size_t n)
+{
+    nostr__json_buf_emit *e = (nostr__json_buf_emit *)user;
+    if (!e->rc) e->rc = nostr_buf_append(e->b, p, n);
+}
+
+NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
+{
+    nostr__json_buf_emit e;
+    size_t before = b->len;
+    e.b = b;
+    e.rc = nostr_buf_reserve(b, len + 2); /* typical strings need no escapes */
+    if (!e.rc) nostr__json_escape(nostr__json_emit_buf, &e, s, len);
+    if (e.rc) {
+        b->len = before; /* nothing half-written */
+        if (b->cap) b->data[before] = 0;
+    }
+    return e.rc;
 }
