@@ -169,7 +169,7 @@ typedef struct nostr_arena {
 
 NOSTRDEF void nostr_arena_init(nostr_arena *a, void *buf, size_t cap, const nostr_allocator *al);
 NOSTRDEF void nostr_arena_init_fixed(nostr_arena *a, void *buf, size_t cap);
-NOSTRDEF void *nostr_arena_alloc(nostr_arena *a, size_t size); /* 8-byte aligned; NULL on failure */
+NOSTRDEF void *nostr_arena_alloc(nostr_arena *a, size_t size);                /* 8-byte aligned; NULL on failure */
 NOSTRDEF char *nostr_arena_strdup(nostr_arena *a, const char *s, size_t len); /* NUL-terminated copy */
 NOSTRDEF void nostr_arena_reset(nostr_arena *a);
 NOSTRDEF void nostr_arena_free(nostr_arena *a);
@@ -218,12 +218,12 @@ NOSTRDEF void nostr_wipe(void *p, size_t n);
 /* Limits for everything that parses JSON. A zeroed struct (or NULL) means
  * the defaults in brackets. */
 typedef struct nostr_limits {
-    size_t max_input;      /* [1 MiB]   bytes of one JSON text */
-    size_t max_depth;      /* [32]      nesting of arrays and objects */
-    size_t max_string;     /* [1 MiB]   bytes of one decoded string */
-    size_t max_tags;       /* [10000]   tags in one event */
-    size_t max_tag_items;  /* [1000]    strings in one tag */
-    size_t max_filters;    /* [64]      filters in one REQ or COUNT */
+    size_t max_input;         /* [1 MiB]   bytes of one JSON text */
+    size_t max_depth;         /* [32]      nesting of arrays and objects */
+    size_t max_string;        /* [1 MiB]   bytes of one decoded string */
+    size_t max_tags;          /* [10000]   tags in one event */
+    size_t max_tag_items;     /* [1000]    strings in one tag */
+    size_t max_filters;       /* [64]      filters in one REQ or COUNT */
     size_t max_filter_values; /* [10000] values in one filter list */
 } nostr_limits;
 
@@ -253,7 +253,7 @@ typedef struct nostr_json {
     const char *start, *p, *end;
     size_t depth;
     nostr_limits lim;
-    nostr_error err; /* err.code != 0 once anything failed */
+    nostr_error err;         /* err.code != 0 once anything failed */
     unsigned char first[64]; /* per depth: 1 before the first member/element */
 } nostr_json;
 
@@ -425,8 +425,8 @@ typedef struct nostr_event {
  * integers: a sign, fraction or exponent is FIELD; created_at over 2^63-1
  * is TOO_LARGE. err (optional) gets the message (naming the field) and
  * the offset. No heap use beyond the arena. */
-NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a,
-                               const nostr_limits *lim, nostr_error *err);
+NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                               nostr_error *err);
 /* Parse an event object at the reader's position (used inside messages). */
 NOSTRDEF int nostr_event_parse_json(nostr_event *ev, nostr_json *r, nostr_arena *a);
 
@@ -461,12 +461,7 @@ NOSTRDEF int nostr_event_sign(nostr_ctx *ctx, nostr_event *ev, const nostr_keys 
 NOSTRDEF int nostr_event_to_json(const nostr_event *ev, nostr_buf *out);
 
 /* Kind classes (NIP-01). */
-enum {
-    NOSTR_KIND_REGULAR = 0,
-    NOSTR_KIND_REPLACEABLE = 1,
-    NOSTR_KIND_EPHEMERAL = 2,
-    NOSTR_KIND_ADDRESSABLE = 3
-};
+enum { NOSTR_KIND_REGULAR = 0, NOSTR_KIND_REPLACEABLE = 1, NOSTR_KIND_EPHEMERAL = 2, NOSTR_KIND_ADDRESSABLE = 3 };
 NOSTRDEF int nostr_kind_class(unsigned kind);
 
 /* Tags. get returns the first tag whose first item is `name` and which
@@ -530,13 +525,13 @@ typedef enum nostr_nip19_type {
 
 typedef struct nostr_nip19 {
     nostr_nip19_type type;
-    unsigned char key[32];    /* npub/nprofile pubkey, nsec secret, note/nevent id, unused for naddr */
-    nostr_str identifier;     /* naddr 'd' identifier (TLV 0) */
-    nostr_str *relays;        /* TLV 1, in order */
+    unsigned char key[32]; /* npub/nprofile pubkey, nsec secret, note/nevent id, unused for naddr */
+    nostr_str identifier;  /* naddr 'd' identifier (TLV 0) */
+    nostr_str *relays;     /* TLV 1, in order */
     size_t relay_count;
     unsigned char author[32]; /* TLV 2 (nevent optional, naddr required) */
     int has_author;
-    unsigned kind;            /* TLV 3 (nevent optional, naddr required) */
+    unsigned kind; /* TLV 3 (nevent optional, naddr required) */
     int has_kind;
 } nostr_nip19;
 
@@ -613,8 +608,8 @@ typedef struct nostr_filter {
  * canonical order, not the input's. The reader's limits apply to the
  * _json form. */
 NOSTRDEF int nostr_filter_parse_json(nostr_filter *f, nostr_json *r, nostr_arena *a);
-NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a,
-                                const nostr_limits *lim, nostr_error *err);
+NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                                nostr_error *err);
 /* Keys in the order ids, authors, kinds, #tags (as stored), since, until,
  * limit, search, no white space. NOSTR_ERR_ARG (nothing written) for a
  * filter parse would refuse: a tag name that is not a letter or appears
@@ -652,9 +647,9 @@ typedef struct nostr_msg {
     nostr_event event;     /* EVENT, client AUTH */
     nostr_filter *filters; /* REQ, client COUNT */
     size_t filter_count;
-    unsigned char id[32];  /* OK */
-    int ok;                /* OK */
-    nostr_str message;     /* OK CLOSED NOTICE; relay AUTH: the challenge */
+    unsigned char id[32];     /* OK */
+    int ok;                   /* OK */
+    nostr_str message;        /* OK CLOSED NOTICE; relay AUTH: the challenge */
     unsigned long long count; /* relay COUNT */
     int approximate;          /* relay COUNT (NIP-45) */
 } nostr_msg;
@@ -737,8 +732,8 @@ NOSTRDEF int nostr_base64_decode(const char *s, size_t len, unsigned char *out, 
  * afterwards with nostr_event_sign. Hex arguments are 64-char ids or
  * pubkeys; relay hints may be NULL. */
 
-NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name,
-                                  const char *about, const char *picture);
+NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name, const char *about,
+                                  const char *picture);
 NOSTRDEF int nostr_build_text_note(nostr_event *ev, nostr_arena *a, long long now, const char *content);
 /* A reply: root and parent as marked 'e' tags (NIP-10), parent_author as 'p'. */
 NOSTRDEF int nostr_build_reply(nostr_event *ev, nostr_arena *a, long long now, const char *content,
@@ -838,7 +833,8 @@ NOSTRDEF const char *nostr_strerror(int code)
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static int nostr__fail(nostr_error *err, int code, size_t offset, const char *msg)
+static int
+nostr__fail(nostr_error *err, int code, size_t offset, const char *msg)
 {
     if (err) {
         err->code = code;
@@ -1086,10 +1082,46 @@ static int nostr__hexval(unsigned char c, int any_case)
     return -1;
 }
 
+/* Decode 2n lowercase hex digits at s into out, eight at a time without
+ * branches (a digit-at-a-time decoder mispredicts on every random id and
+ * cost more than half of the whole parse). Returns 0 when any character
+ * is not lowercase hex; out is then garbage. */
+static int nostr__hex_decode_lower(const char *s, unsigned char *out, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, lanes = 0x00ff00ff00ff00ffull;
+    const unsigned char *p = (const unsigned char *)s;
+    uint64_t bad = 0;
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4, p += 8) {
+        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+        /* Per byte (all below 0x80): high bit of x + (0x80 - lo) is x >= lo,
+         * high bit of x + (0x7f - hi) is x > hi; no carries cross bytes. */
+        uint64_t digit = (v + ones * (0x80 - '0')) & ~(v + ones * (0x7f - '9'));
+        uint64_t lower = (v + ones * (0x80 - 'a')) & ~(v + ones * (0x7f - 'f'));
+        /* '0'-'9' are 0x30-0x39 and 'a'-'f' 0x61-0x66: the low nibble,
+         * plus 9 when bit 6 is set. */
+        uint64_t val = (v & ones * 0x0f) + ((v >> 6) & ones) * 9;
+        uint64_t pairs = ((val & lanes) << 4) | ((val >> 8) & lanes);
+        bad |= (v & highs) | (((digit | lower) & highs) ^ highs);
+        out[i] = (unsigned char)pairs;
+        out[i + 1] = (unsigned char)(pairs >> 16);
+        out[i + 2] = (unsigned char)(pairs >> 32);
+        out[i + 3] = (unsigned char)(pairs >> 48);
+    }
+    for (; i < n; i++, p += 2) {
+        int hi = nostr__hexval(p[0], 0), lo = nostr__hexval(p[1], 0);
+        if ((hi | lo) < 0) return 0;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return bad == 0;
+}
+
 static int nostr__hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t n, int any_case)
 {
     size_t i;
     if (hexlen != 2 * n) return NOSTR_ERR_HEX;
+    if (!any_case) return nostr__hex_decode_lower(hex, out, n) ? NOSTR_OK : NOSTR_ERR_HEX;
     for (i = 0; i < n; i++) {
         int hi = nostr__hexval((unsigned char)hex[2 * i], any_case);
         int lo = nostr__hexval((unsigned char)hex[2 * i + 1], any_case);
@@ -1388,8 +1420,8 @@ static int nostr__json_scan_string(nostr_json *r, char *dst, size_t *outlen)
             if (cp >= 0xDC00 && cp <= 0xDFFF)
                 return nostr__json_fail_at(r, (const char *)p, NOSTR_ERR_UTF8, "lone low surrogate in \\u escape");
             if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (e - p < 12 || p[6] != '\\' || p[7] != 'u' || !nostr__hex4((const char *)p + 8, &lo) || lo < 0xDC00 ||
-                    lo > 0xDFFF)
+                if (e - p < 12 || p[6] != '\\' || p[7] != 'u' || !nostr__hex4((const char *)p + 8, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
                     return nostr__json_fail_at(r, (const char *)p, NOSTR_ERR_UTF8, "lone high surrogate in \\u escape");
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 p += 12;
@@ -1531,7 +1563,8 @@ NOSTRDEF int nostr_json_hex(nostr_json *r, unsigned char *out, size_t n)
     if (rc) return rc;
     at = r->p;
     /* The common case: exactly 2n hex digits and a closing quote. */
-    if ((size_t)(r->end - at) >= 2 * n + 2 && at[2 * n + 1] == '"' && nostr_hex_decode(at + 1, 2 * n, out, n) == NOSTR_OK) {
+    if ((size_t)(r->end - at) >= 2 * n + 2 && at[2 * n + 1] == '"' &&
+        nostr_hex_decode(at + 1, 2 * n, out, n) == NOSTR_OK) {
         r->p = at + 2 * n + 2;
         return NOSTR_OK;
     }
@@ -1603,7 +1636,8 @@ NOSTRDEF int nostr_json_int64(nostr_json *r, long long *out)
         const char *at = r->p;
         r->p++;
         neg = 1;
-        if (r->p >= r->end || *r->p < '0' || *r->p > '9') return nostr__json_fail_at(r, at, NOSTR_ERR_JSON, "malformed number");
+        if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+            return nostr__json_fail_at(r, at, NOSTR_ERR_JSON, "malformed number");
         rc = nostr_json_uint64(r, &v);
         if (rc) {
             r->err.offset = (size_t)(at - r->start);
@@ -1686,12 +1720,12 @@ NOSTRDEF int nostr_json_skip(nostr_json *r)
         case NOSTR_JSON_NULL:
             if ((rc = nostr__json_literal(r, "null", 4))) return rc;
             break;
-        default:
-            return nostr__json_expect(r, NOSTR_JSON_NULL, "expected a JSON value");
+        default: return nostr__json_expect(r, NOSTR_JSON_NULL, "expected a JSON value");
         }
         /* Move to the next value, closing every container that ends. */
         while (r->depth > base) {
-            int more = (r->first[r->depth] & 2) ? nostr_json_object_next(r, key, sizeof key, &kl) : nostr_json_array_next(r);
+            int more =
+                (r->first[r->depth] & 2) ? nostr_json_object_next(r, key, sizeof key, &kl) : nostr_json_array_next(r);
             if (more < 0) return more;
             if (more > 0) break;
         }
@@ -1707,18 +1741,33 @@ NOSTRDEF int nostr_json_finish(nostr_json *r)
     return NOSTR_OK;
 }
 
-NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
+/* Where escaped text goes: a nostr_buf here, a SHA-256 stream for event ids. */
+typedef void (*nostr__json_emit_fn)(void *user, const void *p, size_t n);
+
+/* Do the 8 bytes at p need no escaping (no quote, backslash or byte below
+ * 0x20)? Non-ASCII passes: it is written verbatim. */
+static int nostr__json_noescape8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t v, q, b;
+    memcpy(&v, p, 8);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) == 0;
+}
+
+/* The one escaper behind the canonical form, event JSON and every string
+ * the writers emit, so the rules cannot drift apart (see json.h). */
+static void nostr__json_escape(nostr__json_emit_fn emit, void *user, const char *str, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    int rc;
-    /* Worst case 6 bytes per input byte; reserve once for typical input. */
-    if ((rc = nostr_buf_reserve(b, len + 2))) return rc;
-    b->data[b->len++] = '"';
+    const unsigned char *p = (const unsigned char *)str, *e = p + len;
+    emit(user, "\"", 1);
     while (p < e) {
         const unsigned char *run = p;
+        while (e - p >= 8 && nostr__json_noescape8(p)) p += 8;
         while (p < e && *p >= 0x20 && *p != '"' && *p != '\\') p++;
-        if (p > run && (rc = nostr_buf_append(b, run, (size_t)(p - run)))) return rc;
+        if (p > run) emit(user, run, (size_t)(p - run));
         if (p >= e) break;
         {
             char esc[6] = {'\\', 0, 0, 0, 0, 0};
@@ -1739,11 +1788,36 @@ NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
                 esc[5] = hex[*p & 15];
                 n = 6;
             }
-            if ((rc = nostr_buf_append(b, esc, n))) return rc;
+            emit(user, esc, n);
             p++;
         }
     }
-    return nostr_buf_append_char(b, '"');
+    emit(user, "\"", 1);
+}
+
+typedef struct nostr__json_buf_emit {
+    nostr_buf *b;
+    int rc; /* first append error */
+} nostr__json_buf_emit;
+
+static void nostr__json_emit_buf(void *user, const void *p, size_t n)
+{
+    nostr__json_buf_emit *e = (nostr__json_buf_emit *)user;
+    if (!e->rc) e->rc = nostr_buf_append(e->b, p, n);
+}
+
+NOSTRDEF int nostr_json_write_string(nostr_buf *b, const char *s, size_t len)
+{
+    nostr__json_buf_emit e;
+    size_t before = b->len;
+    e.b = b;
+    e.rc = nostr_buf_reserve(b, len + 2); /* typical strings need no escapes */
+    if (!e.rc) nostr__json_escape(nostr__json_emit_buf, &e, s, len);
+    if (e.rc) {
+        b->len = before; /* nothing half-written */
+        if (b->cap) b->data[before] = 0;
+    }
+    return e.rc;
 }
 
 /* ---- sha256: implementation ----
@@ -1832,7 +1906,7 @@ static void nostr__sha256_blocks_c(uint32_t h[8], const unsigned char *p, size_t
 #if defined(__SHA__) && defined(__SSE4_1__) && defined(__SSSE3__)
 #define NOSTR__SHA256_NI_DETECT() 1
 #elif (defined(__clang__) && __clang_major__ >= 19) || (!defined(__clang__) && __GNUC__ >= 11)
-#define NOSTR__SHA256_NI_DETECT() \
+#define NOSTR__SHA256_NI_DETECT()                                                                                      \
     (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3"))
 #else
 #define NOSTR__SHA256_NI_DETECT() 0
@@ -1844,19 +1918,19 @@ static void nostr__sha256_blocks_c(uint32_t h[8], const unsigned char *p, size_t
 #if NOSTR__SHA256_HAVE_NI
 /* Four rounds: add the round constants to the message words, then two
  * sha256rnds2 (each does two rounds on the high and low halves). */
-#define NOSTR__SHA256_NI_ROUNDS(msg, i)                                                                   \
-    do {                                                                                                 \
-        __m128i m_ = _mm_add_epi32((msg), _mm_loadu_si128((const __m128i *)(nostr__sha256_k + 4 * (i)))); \
-        st1 = _mm_sha256rnds2_epu32(st1, st0, m_);                                                       \
-        st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m_, 0x0E));                              \
+#define NOSTR__SHA256_NI_ROUNDS(msg, i)                                                                                \
+    do {                                                                                                               \
+        __m128i m_ = _mm_add_epi32((msg), _mm_loadu_si128((const __m128i *)(nostr__sha256_k + 4 * (i))));              \
+        st1 = _mm_sha256rnds2_epu32(st1, st0, m_);                                                                     \
+        st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m_, 0x0E));                                            \
     } while (0)
 
 /* Next four schedule words from the previous sixteen (w0 oldest). */
-#define NOSTR__SHA256_NI_SCHEDULE(w0, w1, w2, w3) \
+#define NOSTR__SHA256_NI_SCHEDULE(w0, w1, w2, w3)                                                                      \
     _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((w0), (w1)), _mm_alignr_epi8((w3), (w2), 4)), (w3))
 
 __attribute__((target("sha,sse4.1,ssse3"))) static void nostr__sha256_blocks_ni(uint32_t h[8], const unsigned char *p,
-                                                                               size_t nblocks)
+                                                                                size_t nblocks)
 {
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     __m128i st0, st1, tmp;
@@ -2036,14 +2110,15 @@ struct nostr_ctx {
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static const secp256k1_context *nostr__ctx_secp(const nostr_ctx *ctx)
+static const secp256k1_context *
+nostr__ctx_secp(const nostr_ctx *ctx)
 {
     return ctx->secp;
 }
 
 /* nostr_keys.internal holds a secp256k1_keypair byte for byte. */
-typedef char nostr__keys_keypair_size_check[(sizeof(secp256k1_keypair) == sizeof(((nostr_keys *)0)->internal)) ? 1
-                                                                                                                 : -1];
+typedef char
+    nostr__keys_keypair_size_check[(sizeof(secp256k1_keypair) == sizeof(((nostr_keys *)0)->internal)) ? 1 : -1];
 
 /* --- the operating system's random source --- */
 
@@ -2363,7 +2438,8 @@ static const nostr__event_field nostr__event_fields[NOSTR__EV_NFIELDS] = {
      "field 'created_at': expected a non-negative integer without fraction or exponent"},
     {"kind", 4, "field 'kind': duplicate", "field 'kind': missing",
      "field 'kind': expected a non-negative integer without fraction or exponent"},
-    {"tags", 4, "field 'tags': duplicate", "field 'tags': missing", "field 'tags': expected an array of arrays of strings"},
+    {"tags", 4, "field 'tags': duplicate", "field 'tags': missing",
+     "field 'tags': expected an array of arrays of strings"},
     {"content", 7, "field 'content': duplicate", "field 'content': missing", "field 'content': expected a string"},
     {"sig", 3, "field 'sig': duplicate", "field 'sig': missing", "field 'sig': expected 128 lowercase hex characters"},
 };
@@ -2430,7 +2506,8 @@ static int nostr__event_parse_tag(nostr_json *r, nostr_arena *a, nostr_str **ite
     while ((more = nostr_json_array_next(r)) > 0) {
         if (*count == r->lim.max_tag_items) {
             nostr_json_peek(r);
-            return nostr__event_fail(r, r->p, NOSTR_ERR_TOO_LARGE, "field 'tags': a tag has more than max_tag_items items");
+            return nostr__event_fail(r, r->p, NOSTR_ERR_TOO_LARGE,
+                                     "field 'tags': a tag has more than max_tag_items items");
         }
         if (*nitems == *itemcap) {
             *items = (nostr_str *)nostr__event_grow(a, *items, itemcap, sizeof(nostr_str), 32);
@@ -2476,52 +2553,10 @@ static int nostr__event_parse_tags(nostr_event *ev, nostr_json *r, nostr_arena *
     return NOSTR_OK;
 }
 
-/* Decode 2n lowercase hex digits at s into out, eight at a time without
- * branches (a digit-at-a-time decoder mispredicts on every random id and
- * cost more than half of the whole parse). Returns 0 when any character
- * is not lowercase hex; out is then garbage. */
-static int nostr__event_unhex(const char *s, unsigned char *out, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull, lanes = 0x00ff00ff00ff00ffull;
-    const unsigned char *p = (const unsigned char *)s;
-    uint64_t bad = 0;
-    size_t i;
-    for (i = 0; i + 4 <= n; i += 4, p += 8) {
-        uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-                     (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-        /* Per byte (all below 0x80): high bit of x + (0x80 - lo) is x >= lo,
-         * high bit of x + (0x7f - hi) is x > hi; no carries cross bytes. */
-        uint64_t digit = (v + ones * (0x80 - '0')) & ~(v + ones * (0x7f - '9'));
-        uint64_t lower = (v + ones * (0x80 - 'a')) & ~(v + ones * (0x7f - 'f'));
-        /* '0'-'9' are 0x30-0x39 and 'a'-'f' 0x61-0x66: the low nibble,
-         * plus 9 when bit 6 is set. */
-        uint64_t val = (v & ones * 0x0f) + ((v >> 6) & ones) * 9;
-        uint64_t pairs = ((val & lanes) << 4) | ((val >> 8) & lanes);
-        bad |= (v & highs) | (((digit | lower) & highs) ^ highs);
-        out[i] = (unsigned char)pairs;
-        out[i + 1] = (unsigned char)(pairs >> 16);
-        out[i + 2] = (unsigned char)(pairs >> 32);
-        out[i + 3] = (unsigned char)(pairs >> 48);
-    }
-    for (; i < n; i++, p += 2) {
-        int hi = nostr__hexval(p[0], 0), lo = nostr__hexval(p[1], 0);
-        if ((hi | lo) < 0) return 0;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return bad == 0;
-}
-
-/* id, pubkey, sig: the common case inline, anything else through
- * nostr_json_hex for its precise error. */
+/* id, pubkey, sig: lowercase hex of an exact length. */
 static int nostr__event_parse_hex(nostr_json *r, unsigned char *out, size_t n, int field)
 {
-    int rc;
-    if (nostr_json_peek(r) == NOSTR_JSON_STRING && (size_t)(r->end - r->p) >= 2 * n + 2 && r->p[2 * n + 1] == '"' &&
-        nostr__event_unhex(r->p + 1, out, n)) {
-        r->p += 2 * n + 2;
-        return NOSTR_OK;
-    }
-    rc = nostr_json_hex(r, out, n);
+    int rc = nostr_json_hex(r, out, n);
     return rc ? nostr__event_relabel(r, rc, field) : NOSTR_OK;
 }
 
@@ -2618,9 +2653,9 @@ NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, no
  * Hashing goes through a stack buffer and never touches the heap. */
 
 typedef struct nostr__event_sink {
-    nostr_buf *out;        /* append here; when NULL, hash into sha */
+    nostr_buf *out; /* append here; when NULL, hash into sha */
     nostr_sha256_ctx *sha;
-    int rc;                /* first nostr_buf error */
+    int rc; /* first nostr_buf error */
     size_t staged;
     unsigned char stage[512];
 } nostr__event_sink;
@@ -2668,60 +2703,14 @@ static void nostr__event_put_i64(nostr__event_sink *s, long long v)
     nostr__event_put(s, tmp + i, sizeof tmp - i);
 }
 
-/* Do the 8 bytes at p need no escaping (no quote, backslash or byte
- * below 0x20)? Non-ASCII bytes pass: they are written verbatim. */
-static int nostr__event_plain8(const unsigned char *p)
+static void nostr__event_emit(void *user, const void *p, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t v, q, b;
-    memcpy(&v, p, 8);
-    q = v ^ (ones * '"');
-    b = v ^ (ones * '\\');
-    return ((((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v)) & highs) == 0;
+    nostr__event_put((nostr__event_sink *)user, p, n);
 }
 
-/* A JSON string with JSON.stringify's escaping (see event.h); the same
- * rules as nostr_json_write_string. */
 static void nostr__event_put_string(nostr__event_sink *s, const char *str, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)str, *e;
-    nostr__event_put(s, "\"", 1);
-    if (!len) {
-        nostr__event_put(s, "\"", 1);
-        return;
-    }
-    e = p + len;
-    while (p < e) {
-        const unsigned char *run = p;
-        while (e - p >= 8 && nostr__event_plain8(p)) p += 8;
-        while (p < e && *p >= 0x20 && *p != '"' && *p != '\\') p++;
-        if (p > run) nostr__event_put(s, run, (size_t)(p - run));
-        if (p >= e) break;
-        {
-            char esc[6] = {'\\', 0, 0, 0, 0, 0};
-            size_t n = 2;
-            switch (*p) {
-            case '"': esc[1] = '"'; break;
-            case '\\': esc[1] = '\\'; break;
-            case '\n': esc[1] = 'n'; break;
-            case '\r': esc[1] = 'r'; break;
-            case '\t': esc[1] = 't'; break;
-            case '\b': esc[1] = 'b'; break;
-            case '\f': esc[1] = 'f'; break;
-            default:
-                esc[1] = 'u';
-                esc[2] = '0';
-                esc[3] = '0';
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 15];
-                n = 6;
-            }
-            nostr__event_put(s, esc, n);
-            p++;
-        }
-    }
-    nostr__event_put(s, "\"", 1);
+    nostr__json_escape(nostr__event_emit, s, str, len);
 }
 
 static void nostr__event_put_tags(nostr__event_sink *s, const nostr_event *ev)
@@ -3220,7 +3209,8 @@ static int nostr__nip19_check_chars(const char *s, size_t slen, size_t *sep, nos
     }
     if (last_one == slen) return nostr__fail(err, NOSTR_ERR_BECH32, 0, "no separator '1'");
     if (last_one == 0) return nostr__fail(err, NOSTR_ERR_BECH32, 0, "empty prefix");
-    if (slen - last_one - 1 < 6) return nostr__fail(err, NOSTR_ERR_BECH32, last_one, "data part shorter than the checksum");
+    if (slen - last_one - 1 < 6)
+        return nostr__fail(err, NOSTR_ERR_BECH32, last_one, "data part shorter than the checksum");
     *sep = last_one;
     return NOSTR_OK;
 }
@@ -3234,7 +3224,8 @@ NOSTRDEF int nostr_bech32_decode(const char *s, size_t slen, char *hrp, size_t h
     int rc;
     if (!s || !hrp || !data_len || (!data && data_cap)) return nostr__fail(err, NOSTR_ERR_ARG, 0, "null argument");
     *data_len = 0;
-    if (slen > NOSTR__BECH32_MAX_LEN) return nostr__fail(err, NOSTR_ERR_BECH32, NOSTR__BECH32_MAX_LEN, "string too long");
+    if (slen > NOSTR__BECH32_MAX_LEN)
+        return nostr__fail(err, NOSTR_ERR_BECH32, NOSTR__BECH32_MAX_LEN, "string too long");
     rc = nostr__nip19_check_chars(s, slen, &sep, err);
     if (rc) return rc;
 
@@ -3509,7 +3500,8 @@ NOSTRDEF int nostr_nip19_encode(const nostr_nip19 *in, nostr_buf *out)
     nostr__nip19_writer w;
     int rc;
     if (!in || !out || in->type <= NOSTR_NIP19_NONE || in->type > NOSTR_NIP19_NADDR) return NOSTR_ERR_ARG;
-    if (!nostr__nip19_is_tlv_type(in->type)) return nostr_bech32_encode(nostr__nip19_prefixes[in->type], in->key, 32, out);
+    if (!nostr__nip19_is_tlv_type(in->type))
+        return nostr_bech32_encode(nostr__nip19_prefixes[in->type], in->key, 32, out);
     w.p = payload;
     w.len = 0;
     w.cap = sizeof payload;
@@ -3733,7 +3725,8 @@ static int nostr__filter_tag_member(nostr_json *r, nostr_arena *a, nostr_filter 
     size_t i;
     nostr_tag_filter *grown;
     for (i = 0; i < f->tags_count; i++)
-        if (f->tags[i].name == name) return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "duplicate filter field");
+        if (f->tags[i].name == name)
+            return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "duplicate filter field");
     grown = (nostr_tag_filter *)nostr__filter_grow(a, f->tags, f->tags_count, tags_cap, sizeof(nostr_tag_filter));
     if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
     f->tags = grown;
@@ -3750,8 +3743,8 @@ static unsigned nostr__filter_field_bit(const char *key, size_t len)
     static const struct {
         const char *name;
         unsigned bit;
-    } fields[] = {{"ids", NOSTR_FILTER_IDS},     {"authors", NOSTR_FILTER_AUTHORS}, {"kinds", NOSTR_FILTER_KINDS},
-                  {"since", NOSTR_FILTER_SINCE}, {"until", NOSTR_FILTER_UNTIL},     {"limit", NOSTR_FILTER_LIMIT},
+    } fields[] = {{"ids", NOSTR_FILTER_IDS},      {"authors", NOSTR_FILTER_AUTHORS}, {"kinds", NOSTR_FILTER_KINDS},
+                  {"since", NOSTR_FILTER_SINCE},  {"until", NOSTR_FILTER_UNTIL},     {"limit", NOSTR_FILTER_LIMIT},
                   {"search", NOSTR_FILTER_SEARCH}};
     size_t i;
     for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -3813,8 +3806,8 @@ NOSTRDEF int nostr_filter_parse_json(nostr_filter *f, nostr_json *r, nostr_arena
     return NOSTR_OK;
 }
 
-NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a,
-                                const nostr_limits *lim, nostr_error *err)
+NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                                nostr_error *err)
 {
     nostr_json r;
     int rc;
@@ -3953,14 +3946,18 @@ NOSTRDEF int nostr_filter_to_json(const nostr_filter *f, nostr_buf *out)
 
 /* ---- matching ---- */
 
-static int nostr__filter_has_id(const unsigned char (*list)[32], size_t n, const unsigned char *id, int sorted)
+/* Is key in the list of n elements of `size` bytes? Binary search when the
+ * parser sorted the list, a scan for lists built by hand. */
+static int nostr__filter_has(const void *list, size_t n, size_t size, const void *key,
+                             int (*cmp)(const void *, const void *), int sorted)
 {
+    const unsigned char *base = (const unsigned char *)list;
     size_t i;
     if (sorted) {
         size_t lo = 0, hi = n;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            int c = memcmp(list[mid], id, 32);
+            int c = cmp(base + mid * size, key);
             if (c == 0) return 1;
             if (c < 0)
                 lo = mid + 1;
@@ -3970,48 +3967,7 @@ static int nostr__filter_has_id(const unsigned char (*list)[32], size_t n, const
         return 0;
     }
     for (i = 0; i < n; i++)
-        if (memcmp(list[i], id, 32) == 0) return 1;
-    return 0;
-}
-
-static int nostr__filter_has_kind(const unsigned *kinds, size_t n, unsigned kind, int sorted)
-{
-    size_t i;
-    if (sorted) {
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (kinds[mid] == kind) return 1;
-            if (kinds[mid] < kind)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return 0;
-    }
-    for (i = 0; i < n; i++)
-        if (kinds[i] == kind) return 1;
-    return 0;
-}
-
-static int nostr__filter_has_value(const nostr_tag_filter *t, const nostr_str *v, int sorted)
-{
-    size_t i;
-    if (sorted) {
-        size_t lo = 0, hi = t->count;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            int c = nostr__filter_cmp_str(&t->values[mid], v);
-            if (c == 0) return 1;
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return 0;
-    }
-    for (i = 0; i < t->count; i++)
-        if (t->values[i].len == v->len && (!v->len || memcmp(t->values[i].ptr, v->ptr, v->len) == 0)) return 1;
+        if (cmp(base + i * size, key) == 0) return 1;
     return 0;
 }
 
@@ -4022,7 +3978,7 @@ static int nostr__filter_tag_matches(const nostr_tag_filter *t, const nostr_even
     for (i = 0; i < ev->tag_count; i++) {
         const nostr_tag *tag = &ev->tags[i];
         if (tag->count >= 2 && tag->items[0].len == 1 && tag->items[0].ptr[0] == t->name &&
-            nostr__filter_has_value(t, &tag->items[1], sorted))
+            nostr__filter_has(t->values, t->count, sizeof(nostr_str), &tag->items[1], nostr__filter_cmp_str, sorted))
             return 1;
     }
     return 0;
@@ -4034,13 +3990,14 @@ NOSTRDEF int nostr_filter_matches(const nostr_filter *f, const nostr_event *ev)
     size_t i;
     if ((f->fields & NOSTR_FILTER_SINCE) && ev->created_at < f->since) return 0;
     if ((f->fields & NOSTR_FILTER_UNTIL) && ev->created_at > f->until) return 0;
-    if ((f->fields & NOSTR_FILTER_KINDS) && !nostr__filter_has_kind(f->kinds, f->kinds_count, ev->kind, sorted))
+    if ((f->fields & NOSTR_FILTER_KINDS) &&
+        !nostr__filter_has(f->kinds, f->kinds_count, sizeof(unsigned), &ev->kind, nostr__filter_cmp_kind, sorted))
         return 0;
     if ((f->fields & NOSTR_FILTER_IDS) &&
-        !nostr__filter_has_id((const unsigned char(*)[32])f->ids, f->ids_count, ev->id, sorted))
+        !nostr__filter_has(f->ids, f->ids_count, 32, ev->id, nostr__filter_cmp32, sorted))
         return 0;
     if ((f->fields & NOSTR_FILTER_AUTHORS) &&
-        !nostr__filter_has_id((const unsigned char(*)[32])f->authors, f->authors_count, ev->pubkey, sorted))
+        !nostr__filter_has(f->authors, f->authors_count, 32, ev->pubkey, nostr__filter_cmp32, sorted))
         return 0;
     for (i = 0; i < f->tags_count; i++)
         if (!nostr__filter_tag_matches(&f->tags[i], ev, sorted)) return 0;
@@ -4523,11 +4480,11 @@ NOSTRDEF int nostr_write_count(nostr_buf *out, const char *sub, size_t sub_len, 
 enum {
     NOSTR__NIP44_VERSION = 2,
     NOSTR__NIP44_MAX_PLAIN = 65535,
-    NOSTR__NIP44_MIN_PAYLOAD = 132,  /* base64 characters */
+    NOSTR__NIP44_MIN_PAYLOAD = 132, /* base64 characters */
     NOSTR__NIP44_MAX_PAYLOAD = 87472,
-    NOSTR__NIP44_MIN_RAW = 99,       /* decoded bytes: 1 + 32 + 34 + 32 */
-    NOSTR__NIP44_MAX_RAW = 65603,    /* 1 + 32 + 65538 + 32 */
-    NOSTR__NIP44_OVERHEAD = 65       /* version, nonce, mac */
+    NOSTR__NIP44_MIN_RAW = 99,    /* decoded bytes: 1 + 32 + 34 + 32 */
+    NOSTR__NIP44_MAX_RAW = 65603, /* 1 + 32 + 65538 + 32 */
+    NOSTR__NIP44_OVERHEAD = 65    /* version, nonce, mac */
 };
 
 static const char nostr__crypto_b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -4794,8 +4751,7 @@ NOSTRDEF int nostr_nip44_encrypt(nostr_ctx *ctx, const unsigned char ckey[32], c
 
 /* Open a decoded payload in place: check size, version and mac, decrypt,
  * check the padding, and move the plaintext to raw[0..*plain_len). */
-static int nostr__crypto_nip44_open(const unsigned char ckey[32], unsigned char *raw, size_t raw_len,
-                                    size_t *plain_len)
+static int nostr__crypto_nip44_open(const unsigned char ckey[32], unsigned char *raw, size_t raw_len, size_t *plain_len)
 {
     unsigned char keys[NOSTR__NIP44_KEYS];
     unsigned char mac[32];
@@ -4863,8 +4819,8 @@ static int nostr__crypto_aes_cbc(const unsigned char key[32], int encrypt, const
         rc = NOSTR_ERR_CRYPTO;
     for (i = 0; rc == NOSTR_OK && i < len; i += 16) {
         memcpy(block, data + i, 16);
-        if (mbedtls_aes_crypt_cbc(&aes, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT, 16, iv, block,
-                                  data + i) != 0)
+        if (mbedtls_aes_crypt_cbc(&aes, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT, 16, iv, block, data + i) !=
+            0)
             rc = NOSTR_ERR_CRYPTO;
     }
     mbedtls_aes_free(&aes);
@@ -4929,8 +4885,7 @@ static int nostr__crypto_nip04_split(const char *payload, size_t len, size_t *ct
     if (!q) return NOSTR_ERR_BASE64;
     at = (size_t)(q - payload);
     if (len - at < 4 || memcmp(q, "?iv=", 4) != 0) return NOSTR_ERR_BASE64;
-    if (nostr_base64_decode(q + 4, len - at - 4, iv, 16, &iv_len) != NOSTR_OK || iv_len != 16)
-        return NOSTR_ERR_BASE64;
+    if (nostr_base64_decode(q + 4, len - at - 4, iv, 16, &iv_len) != NOSTR_OK || iv_len != 16) return NOSTR_ERR_BASE64;
     *ct_chars = at;
     return NOSTR_OK;
 }
@@ -5021,8 +4976,8 @@ static int nostr__build_kind_tag(nostr_event *ev, nostr_arena *a, unsigned kind)
     return nostr_event_add_tag4(ev, a, "k", num, NULL, NULL);
 }
 
-NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name,
-                                  const char *about, const char *picture)
+NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name, const char *about,
+                                  const char *picture)
 {
     const char *keys[3] = {"name", "about", "picture"};
     const char *values[3];

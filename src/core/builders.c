@@ -35,8 +35,8 @@ static int nostr__build_kind_tag(nostr_event *ev, nostr_arena *a, unsigned kind)
     return nostr_event_add_tag4(ev, a, "k", num, NULL, NULL);
 }
 
-NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name,
-                                  const char *about, const char *picture)
+NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name, const char *about,
+                                  const char *picture)
 {
     const char *keys[3] = {"name", "about", "picture"};
     const char *values[3];

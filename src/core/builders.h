@@ -4,8 +4,8 @@
  * afterwards with nostr_event_sign. Hex arguments are 64-char ids or
  * pubkeys; relay hints may be NULL. */
 
-NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name,
-                                  const char *about, const char *picture);
+NOSTRDEF int nostr_build_metadata(nostr_event *ev, nostr_arena *a, long long now, const char *name, const char *about,
+                                  const char *picture);
 NOSTRDEF int nostr_build_text_note(nostr_event *ev, nostr_arena *a, long long now, const char *content);
 /* A reply: root and parent as marked 'e' tags (NIP-10), parent_author as 'p'. */
 NOSTRDEF int nostr_build_reply(nostr_event *ev, nostr_arena *a, long long now, const char *content,

@@ -48,7 +48,8 @@ NOSTRDEF const char *nostr_strerror(int code)
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static int nostr__fail(nostr_error *err, int code, size_t offset, const char *msg)
+static int
+nostr__fail(nostr_error *err, int code, size_t offset, const char *msg)
 {
     if (err) {
         err->code = code;

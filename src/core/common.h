@@ -100,7 +100,7 @@ typedef struct nostr_arena {
 
 NOSTRDEF void nostr_arena_init(nostr_arena *a, void *buf, size_t cap, const nostr_allocator *al);
 NOSTRDEF void nostr_arena_init_fixed(nostr_arena *a, void *buf, size_t cap);
-NOSTRDEF void *nostr_arena_alloc(nostr_arena *a, size_t size); /* 8-byte aligned; NULL on failure */
+NOSTRDEF void *nostr_arena_alloc(nostr_arena *a, size_t size);                /* 8-byte aligned; NULL on failure */
 NOSTRDEF char *nostr_arena_strdup(nostr_arena *a, const char *s, size_t len); /* NUL-terminated copy */
 NOSTRDEF void nostr_arena_reset(nostr_arena *a);
 NOSTRDEF void nostr_arena_free(nostr_arena *a);

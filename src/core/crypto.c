@@ -16,11 +16,11 @@
 enum {
     NOSTR__NIP44_VERSION = 2,
     NOSTR__NIP44_MAX_PLAIN = 65535,
-    NOSTR__NIP44_MIN_PAYLOAD = 132,  /* base64 characters */
+    NOSTR__NIP44_MIN_PAYLOAD = 132, /* base64 characters */
     NOSTR__NIP44_MAX_PAYLOAD = 87472,
-    NOSTR__NIP44_MIN_RAW = 99,       /* decoded bytes: 1 + 32 + 34 + 32 */
-    NOSTR__NIP44_MAX_RAW = 65603,    /* 1 + 32 + 65538 + 32 */
-    NOSTR__NIP44_OVERHEAD = 65       /* version, nonce, mac */
+    NOSTR__NIP44_MIN_RAW = 99,    /* decoded bytes: 1 + 32 + 34 + 32 */
+    NOSTR__NIP44_MAX_RAW = 65603, /* 1 + 32 + 65538 + 32 */
+    NOSTR__NIP44_OVERHEAD = 65    /* version, nonce, mac */
 };
 
 static const char nostr__crypto_b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -287,8 +287,7 @@ NOSTRDEF int nostr_nip44_encrypt(nostr_ctx *ctx, const unsigned char ckey[32], c
 
 /* Open a decoded payload in place: check size, version and mac, decrypt,
  * check the padding, and move the plaintext to raw[0..*plain_len). */
-static int nostr__crypto_nip44_open(const unsigned char ckey[32], unsigned char *raw, size_t raw_len,
-                                    size_t *plain_len)
+static int nostr__crypto_nip44_open(const unsigned char ckey[32], unsigned char *raw, size_t raw_len, size_t *plain_len)
 {
     unsigned char keys[NOSTR__NIP44_KEYS];
     unsigned char mac[32];
@@ -356,8 +355,8 @@ static int nostr__crypto_aes_cbc(const unsigned char key[32], int encrypt, const
         rc = NOSTR_ERR_CRYPTO;
     for (i = 0; rc == NOSTR_OK && i < len; i += 16) {
         memcpy(block, data + i, 16);
-        if (mbedtls_aes_crypt_cbc(&aes, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT, 16, iv, block,
-                                  data + i) != 0)
+        if (mbedtls_aes_crypt_cbc(&aes, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT, 16, iv, block, data + i) !=
+            0)
             rc = NOSTR_ERR_CRYPTO;
     }
     mbedtls_aes_free(&aes);
@@ -422,8 +421,7 @@ static int nostr__crypto_nip04_split(const char *payload, size_t len, size_t *ct
     if (!q) return NOSTR_ERR_BASE64;
     at = (size_t)(q - payload);
     if (len - at < 4 || memcmp(q, "?iv=", 4) != 0) return NOSTR_ERR_BASE64;
-    if (nostr_base64_decode(q + 4, len - at - 4, iv, 16, &iv_len) != NOSTR_OK || iv_len != 16)
-        return NOSTR_ERR_BASE64;
+    if (nostr_base64_decode(q + 4, len - at - 4, iv, 16, &iv_len) != NOSTR_OK || iv_len != 16) return NOSTR_ERR_BASE64;
     *ct_chars = at;
     return NOSTR_OK;
 }

@@ -28,7 +28,8 @@ static const nostr__event_field nostr__event_fields[NOSTR__EV_NFIELDS] = {
      "field 'created_at': expected a non-negative integer without fraction or exponent"},
     {"kind", 4, "field 'kind': duplicate", "field 'kind': missing",
      "field 'kind': expected a non-negative integer without fraction or exponent"},
-    {"tags", 4, "field 'tags': duplicate", "field 'tags': missing", "field 'tags': expected an array of arrays of strings"},
+    {"tags", 4, "field 'tags': duplicate", "field 'tags': missing",
+     "field 'tags': expected an array of arrays of strings"},
     {"content", 7, "field 'content': duplicate", "field 'content': missing", "field 'content': expected a string"},
     {"sig", 3, "field 'sig': duplicate", "field 'sig': missing", "field 'sig': expected 128 lowercase hex characters"},
 };
@@ -95,7 +96,8 @@ static int nostr__event_parse_tag(nostr_json *r, nostr_arena *a, nostr_str **ite
     while ((more = nostr_json_array_next(r)) > 0) {
         if (*count == r->lim.max_tag_items) {
             nostr_json_peek(r);
-            return nostr__event_fail(r, r->p, NOSTR_ERR_TOO_LARGE, "field 'tags': a tag has more than max_tag_items items");
+            return nostr__event_fail(r, r->p, NOSTR_ERR_TOO_LARGE,
+                                     "field 'tags': a tag has more than max_tag_items items");
         }
         if (*nitems == *itemcap) {
             *items = (nostr_str *)nostr__event_grow(a, *items, itemcap, sizeof(nostr_str), 32);
@@ -241,9 +243,9 @@ NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, no
  * Hashing goes through a stack buffer and never touches the heap. */
 
 typedef struct nostr__event_sink {
-    nostr_buf *out;        /* append here; when NULL, hash into sha */
+    nostr_buf *out; /* append here; when NULL, hash into sha */
     nostr_sha256_ctx *sha;
-    int rc;                /* first nostr_buf error */
+    int rc; /* first nostr_buf error */
     size_t staged;
     unsigned char stage[512];
 } nostr__event_sink;

@@ -46,8 +46,8 @@ typedef struct nostr_event {
  * integers: a sign, fraction or exponent is FIELD; created_at over 2^63-1
  * is TOO_LARGE. err (optional) gets the message (naming the field) and
  * the offset. No heap use beyond the arena. */
-NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a,
-                               const nostr_limits *lim, nostr_error *err);
+NOSTRDEF int nostr_event_parse(nostr_event *ev, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                               nostr_error *err);
 /* Parse an event object at the reader's position (used inside messages). */
 NOSTRDEF int nostr_event_parse_json(nostr_event *ev, nostr_json *r, nostr_arena *a);
 
@@ -82,12 +82,7 @@ NOSTRDEF int nostr_event_sign(nostr_ctx *ctx, nostr_event *ev, const nostr_keys 
 NOSTRDEF int nostr_event_to_json(const nostr_event *ev, nostr_buf *out);
 
 /* Kind classes (NIP-01). */
-enum {
-    NOSTR_KIND_REGULAR = 0,
-    NOSTR_KIND_REPLACEABLE = 1,
-    NOSTR_KIND_EPHEMERAL = 2,
-    NOSTR_KIND_ADDRESSABLE = 3
-};
+enum { NOSTR_KIND_REGULAR = 0, NOSTR_KIND_REPLACEABLE = 1, NOSTR_KIND_EPHEMERAL = 2, NOSTR_KIND_ADDRESSABLE = 3 };
 NOSTRDEF int nostr_kind_class(unsigned kind);
 
 /* Tags. get returns the first tag whose first item is `name` and which

@@ -204,7 +204,8 @@ static int nostr__filter_tag_member(nostr_json *r, nostr_arena *a, nostr_filter 
     size_t i;
     nostr_tag_filter *grown;
     for (i = 0; i < f->tags_count; i++)
-        if (f->tags[i].name == name) return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "duplicate filter field");
+        if (f->tags[i].name == name)
+            return nostr__filter_fail_at(r, key_at, NOSTR_ERR_FILTER, "duplicate filter field");
     grown = (nostr_tag_filter *)nostr__filter_grow(a, f->tags, f->tags_count, tags_cap, sizeof(nostr_tag_filter));
     if (!grown) return nostr_json_fail(r, NOSTR_ERR_NOMEM, "out of memory");
     f->tags = grown;
@@ -221,8 +222,8 @@ static unsigned nostr__filter_field_bit(const char *key, size_t len)
     static const struct {
         const char *name;
         unsigned bit;
-    } fields[] = {{"ids", NOSTR_FILTER_IDS},     {"authors", NOSTR_FILTER_AUTHORS}, {"kinds", NOSTR_FILTER_KINDS},
-                  {"since", NOSTR_FILTER_SINCE}, {"until", NOSTR_FILTER_UNTIL},     {"limit", NOSTR_FILTER_LIMIT},
+    } fields[] = {{"ids", NOSTR_FILTER_IDS},      {"authors", NOSTR_FILTER_AUTHORS}, {"kinds", NOSTR_FILTER_KINDS},
+                  {"since", NOSTR_FILTER_SINCE},  {"until", NOSTR_FILTER_UNTIL},     {"limit", NOSTR_FILTER_LIMIT},
                   {"search", NOSTR_FILTER_SEARCH}};
     size_t i;
     for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -284,8 +285,8 @@ NOSTRDEF int nostr_filter_parse_json(nostr_filter *f, nostr_json *r, nostr_arena
     return NOSTR_OK;
 }
 
-NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a,
-                                const nostr_limits *lim, nostr_error *err)
+NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                                nostr_error *err)
 {
     nostr_json r;
     int rc;
@@ -424,14 +425,18 @@ NOSTRDEF int nostr_filter_to_json(const nostr_filter *f, nostr_buf *out)
 
 /* ---- matching ---- */
 
-static int nostr__filter_has_id(const unsigned char (*list)[32], size_t n, const unsigned char *id, int sorted)
+/* Is key in the list of n elements of `size` bytes? Binary search when the
+ * parser sorted the list, a scan for lists built by hand. */
+static int nostr__filter_has(const void *list, size_t n, size_t size, const void *key,
+                             int (*cmp)(const void *, const void *), int sorted)
 {
+    const unsigned char *base = (const unsigned char *)list;
     size_t i;
     if (sorted) {
         size_t lo = 0, hi = n;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            int c = memcmp(list[mid], id, 32);
+            int c = cmp(base + mid * size, key);
             if (c == 0) return 1;
             if (c < 0)
                 lo = mid + 1;
@@ -441,48 +446,7 @@ static int nostr__filter_has_id(const unsigned char (*list)[32], size_t n, const
         return 0;
     }
     for (i = 0; i < n; i++)
-        if (memcmp(list[i], id, 32) == 0) return 1;
-    return 0;
-}
-
-static int nostr__filter_has_kind(const unsigned *kinds, size_t n, unsigned kind, int sorted)
-{
-    size_t i;
-    if (sorted) {
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (kinds[mid] == kind) return 1;
-            if (kinds[mid] < kind)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return 0;
-    }
-    for (i = 0; i < n; i++)
-        if (kinds[i] == kind) return 1;
-    return 0;
-}
-
-static int nostr__filter_has_value(const nostr_tag_filter *t, const nostr_str *v, int sorted)
-{
-    size_t i;
-    if (sorted) {
-        size_t lo = 0, hi = t->count;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            int c = nostr__filter_cmp_str(&t->values[mid], v);
-            if (c == 0) return 1;
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return 0;
-    }
-    for (i = 0; i < t->count; i++)
-        if (t->values[i].len == v->len && (!v->len || memcmp(t->values[i].ptr, v->ptr, v->len) == 0)) return 1;
+        if (cmp(base + i * size, key) == 0) return 1;
     return 0;
 }
 
@@ -493,7 +457,7 @@ static int nostr__filter_tag_matches(const nostr_tag_filter *t, const nostr_even
     for (i = 0; i < ev->tag_count; i++) {
         const nostr_tag *tag = &ev->tags[i];
         if (tag->count >= 2 && tag->items[0].len == 1 && tag->items[0].ptr[0] == t->name &&
-            nostr__filter_has_value(t, &tag->items[1], sorted))
+            nostr__filter_has(t->values, t->count, sizeof(nostr_str), &tag->items[1], nostr__filter_cmp_str, sorted))
             return 1;
     }
     return 0;
@@ -505,13 +469,14 @@ NOSTRDEF int nostr_filter_matches(const nostr_filter *f, const nostr_event *ev)
     size_t i;
     if ((f->fields & NOSTR_FILTER_SINCE) && ev->created_at < f->since) return 0;
     if ((f->fields & NOSTR_FILTER_UNTIL) && ev->created_at > f->until) return 0;
-    if ((f->fields & NOSTR_FILTER_KINDS) && !nostr__filter_has_kind(f->kinds, f->kinds_count, ev->kind, sorted))
+    if ((f->fields & NOSTR_FILTER_KINDS) &&
+        !nostr__filter_has(f->kinds, f->kinds_count, sizeof(unsigned), &ev->kind, nostr__filter_cmp_kind, sorted))
         return 0;
     if ((f->fields & NOSTR_FILTER_IDS) &&
-        !nostr__filter_has_id((const unsigned char(*)[32])f->ids, f->ids_count, ev->id, sorted))
+        !nostr__filter_has(f->ids, f->ids_count, 32, ev->id, nostr__filter_cmp32, sorted))
         return 0;
     if ((f->fields & NOSTR_FILTER_AUTHORS) &&
-        !nostr__filter_has_id((const unsigned char(*)[32])f->authors, f->authors_count, ev->pubkey, sorted))
+        !nostr__filter_has(f->authors, f->authors_count, 32, ev->pubkey, nostr__filter_cmp32, sorted))
         return 0;
     for (i = 0; i < f->tags_count; i++)
         if (!nostr__filter_tag_matches(&f->tags[i], ev, sorted)) return 0;

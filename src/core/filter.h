@@ -54,8 +54,8 @@ typedef struct nostr_filter {
  * canonical order, not the input's. The reader's limits apply to the
  * _json form. */
 NOSTRDEF int nostr_filter_parse_json(nostr_filter *f, nostr_json *r, nostr_arena *a);
-NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a,
-                                const nostr_limits *lim, nostr_error *err);
+NOSTRDEF int nostr_filter_parse(nostr_filter *f, const char *json, size_t len, nostr_arena *a, const nostr_limits *lim,
+                                nostr_error *err);
 /* Keys in the order ids, authors, kinds, #tags (as stored), since, until,
  * limit, search, no white space. NOSTR_ERR_ARG (nothing written) for a
  * filter parse would refuse: a tag name that is not a letter or appears

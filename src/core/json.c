@@ -271,8 +271,8 @@ static int nostr__json_scan_string(nostr_json *r, char *dst, size_t *outlen)
             if (cp >= 0xDC00 && cp <= 0xDFFF)
                 return nostr__json_fail_at(r, (const char *)p, NOSTR_ERR_UTF8, "lone low surrogate in \\u escape");
             if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (e - p < 12 || p[6] != '\\' || p[7] != 'u' || !nostr__hex4((const char *)p + 8, &lo) || lo < 0xDC00 ||
-                    lo > 0xDFFF)
+                if (e - p < 12 || p[6] != '\\' || p[7] != 'u' || !nostr__hex4((const char *)p + 8, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
                     return nostr__json_fail_at(r, (const char *)p, NOSTR_ERR_UTF8, "lone high surrogate in \\u escape");
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 p += 12;
@@ -414,7 +414,8 @@ NOSTRDEF int nostr_json_hex(nostr_json *r, unsigned char *out, size_t n)
     if (rc) return rc;
     at = r->p;
     /* The common case: exactly 2n hex digits and a closing quote. */
-    if ((size_t)(r->end - at) >= 2 * n + 2 && at[2 * n + 1] == '"' && nostr_hex_decode(at + 1, 2 * n, out, n) == NOSTR_OK) {
+    if ((size_t)(r->end - at) >= 2 * n + 2 && at[2 * n + 1] == '"' &&
+        nostr_hex_decode(at + 1, 2 * n, out, n) == NOSTR_OK) {
         r->p = at + 2 * n + 2;
         return NOSTR_OK;
     }
@@ -486,7 +487,8 @@ NOSTRDEF int nostr_json_int64(nostr_json *r, long long *out)
         const char *at = r->p;
         r->p++;
         neg = 1;
-        if (r->p >= r->end || *r->p < '0' || *r->p > '9') return nostr__json_fail_at(r, at, NOSTR_ERR_JSON, "malformed number");
+        if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+            return nostr__json_fail_at(r, at, NOSTR_ERR_JSON, "malformed number");
         rc = nostr_json_uint64(r, &v);
         if (rc) {
             r->err.offset = (size_t)(at - r->start);
@@ -569,12 +571,12 @@ NOSTRDEF int nostr_json_skip(nostr_json *r)
         case NOSTR_JSON_NULL:
             if ((rc = nostr__json_literal(r, "null", 4))) return rc;
             break;
-        default:
-            return nostr__json_expect(r, NOSTR_JSON_NULL, "expected a JSON value");
+        default: return nostr__json_expect(r, NOSTR_JSON_NULL, "expected a JSON value");
         }
         /* Move to the next value, closing every container that ends. */
         while (r->depth > base) {
-            int more = (r->first[r->depth] & 2) ? nostr_json_object_next(r, key, sizeof key, &kl) : nostr_json_array_next(r);
+            int more =
+                (r->first[r->depth] & 2) ? nostr_json_object_next(r, key, sizeof key, &kl) : nostr_json_array_next(r);
             if (more < 0) return more;
             if (more > 0) break;
         }

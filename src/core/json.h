@@ -11,12 +11,12 @@
 /* Limits for everything that parses JSON. A zeroed struct (or NULL) means
  * the defaults in brackets. */
 typedef struct nostr_limits {
-    size_t max_input;      /* [1 MiB]   bytes of one JSON text */
-    size_t max_depth;      /* [32]      nesting of arrays and objects */
-    size_t max_string;     /* [1 MiB]   bytes of one decoded string */
-    size_t max_tags;       /* [10000]   tags in one event */
-    size_t max_tag_items;  /* [1000]    strings in one tag */
-    size_t max_filters;    /* [64]      filters in one REQ or COUNT */
+    size_t max_input;         /* [1 MiB]   bytes of one JSON text */
+    size_t max_depth;         /* [32]      nesting of arrays and objects */
+    size_t max_string;        /* [1 MiB]   bytes of one decoded string */
+    size_t max_tags;          /* [10000]   tags in one event */
+    size_t max_tag_items;     /* [1000]    strings in one tag */
+    size_t max_filters;       /* [64]      filters in one REQ or COUNT */
     size_t max_filter_values; /* [10000] values in one filter list */
 } nostr_limits;
 
@@ -46,7 +46,7 @@ typedef struct nostr_json {
     const char *start, *p, *end;
     size_t depth;
     nostr_limits lim;
-    nostr_error err; /* err.code != 0 once anything failed */
+    nostr_error err;         /* err.code != 0 once anything failed */
     unsigned char first[64]; /* per depth: 1 before the first member/element */
 } nostr_json;
 

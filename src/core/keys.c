@@ -16,14 +16,15 @@ struct nostr_ctx {
 #if defined(__GNUC__)
 __attribute__((unused))
 #endif
-static const secp256k1_context *nostr__ctx_secp(const nostr_ctx *ctx)
+static const secp256k1_context *
+nostr__ctx_secp(const nostr_ctx *ctx)
 {
     return ctx->secp;
 }
 
 /* nostr_keys.internal holds a secp256k1_keypair byte for byte. */
-typedef char nostr__keys_keypair_size_check[(sizeof(secp256k1_keypair) == sizeof(((nostr_keys *)0)->internal)) ? 1
-                                                                                                                 : -1];
+typedef char
+    nostr__keys_keypair_size_check[(sizeof(secp256k1_keypair) == sizeof(((nostr_keys *)0)->internal)) ? 1 : -1];
 
 /* --- the operating system's random source --- */
 

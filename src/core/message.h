@@ -22,9 +22,9 @@ typedef struct nostr_msg {
     nostr_event event;     /* EVENT, client AUTH */
     nostr_filter *filters; /* REQ, client COUNT */
     size_t filter_count;
-    unsigned char id[32];  /* OK */
-    int ok;                /* OK */
-    nostr_str message;     /* OK CLOSED NOTICE; relay AUTH: the challenge */
+    unsigned char id[32];     /* OK */
+    int ok;                   /* OK */
+    nostr_str message;        /* OK CLOSED NOTICE; relay AUTH: the challenge */
     unsigned long long count; /* relay COUNT */
     int approximate;          /* relay COUNT (NIP-45) */
 } nostr_msg;

@@ -112,7 +112,8 @@ static int nostr__nip19_check_chars(const char *s, size_t slen, size_t *sep, nos
     }
     if (last_one == slen) return nostr__fail(err, NOSTR_ERR_BECH32, 0, "no separator '1'");
     if (last_one == 0) return nostr__fail(err, NOSTR_ERR_BECH32, 0, "empty prefix");
-    if (slen - last_one - 1 < 6) return nostr__fail(err, NOSTR_ERR_BECH32, last_one, "data part shorter than the checksum");
+    if (slen - last_one - 1 < 6)
+        return nostr__fail(err, NOSTR_ERR_BECH32, last_one, "data part shorter than the checksum");
     *sep = last_one;
     return NOSTR_OK;
 }
@@ -126,7 +127,8 @@ NOSTRDEF int nostr_bech32_decode(const char *s, size_t slen, char *hrp, size_t h
     int rc;
     if (!s || !hrp || !data_len || (!data && data_cap)) return nostr__fail(err, NOSTR_ERR_ARG, 0, "null argument");
     *data_len = 0;
-    if (slen > NOSTR__BECH32_MAX_LEN) return nostr__fail(err, NOSTR_ERR_BECH32, NOSTR__BECH32_MAX_LEN, "string too long");
+    if (slen > NOSTR__BECH32_MAX_LEN)
+        return nostr__fail(err, NOSTR_ERR_BECH32, NOSTR__BECH32_MAX_LEN, "string too long");
     rc = nostr__nip19_check_chars(s, slen, &sep, err);
     if (rc) return rc;
 
@@ -401,7 +403,8 @@ NOSTRDEF int nostr_nip19_encode(const nostr_nip19 *in, nostr_buf *out)
     nostr__nip19_writer w;
     int rc;
     if (!in || !out || in->type <= NOSTR_NIP19_NONE || in->type > NOSTR_NIP19_NADDR) return NOSTR_ERR_ARG;
-    if (!nostr__nip19_is_tlv_type(in->type)) return nostr_bech32_encode(nostr__nip19_prefixes[in->type], in->key, 32, out);
+    if (!nostr__nip19_is_tlv_type(in->type))
+        return nostr_bech32_encode(nostr__nip19_prefixes[in->type], in->key, 32, out);
     w.p = payload;
     w.len = 0;
     w.cap = sizeof payload;

@@ -23,13 +23,13 @@ typedef enum nostr_nip19_type {
 
 typedef struct nostr_nip19 {
     nostr_nip19_type type;
-    unsigned char key[32];    /* npub/nprofile pubkey, nsec secret, note/nevent id, unused for naddr */
-    nostr_str identifier;     /* naddr 'd' identifier (TLV 0) */
-    nostr_str *relays;        /* TLV 1, in order */
+    unsigned char key[32]; /* npub/nprofile pubkey, nsec secret, note/nevent id, unused for naddr */
+    nostr_str identifier;  /* naddr 'd' identifier (TLV 0) */
+    nostr_str *relays;     /* TLV 1, in order */
     size_t relay_count;
     unsigned char author[32]; /* TLV 2 (nevent optional, naddr required) */
     int has_author;
-    unsigned kind;            /* TLV 3 (nevent optional, naddr required) */
+    unsigned kind; /* TLV 3 (nevent optional, naddr required) */
     int has_kind;
 } nostr_nip19;
 

@@ -84,7 +84,7 @@ static void nostr__sha256_blocks_c(uint32_t h[8], const unsigned char *p, size_t
 #if defined(__SHA__) && defined(__SSE4_1__) && defined(__SSSE3__)
 #define NOSTR__SHA256_NI_DETECT() 1
 #elif (defined(__clang__) && __clang_major__ >= 19) || (!defined(__clang__) && __GNUC__ >= 11)
-#define NOSTR__SHA256_NI_DETECT() \
+#define NOSTR__SHA256_NI_DETECT()                                                                                      \
     (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3"))
 #else
 #define NOSTR__SHA256_NI_DETECT() 0
@@ -96,19 +96,19 @@ static void nostr__sha256_blocks_c(uint32_t h[8], const unsigned char *p, size_t
 #if NOSTR__SHA256_HAVE_NI
 /* Four rounds: add the round constants to the message words, then two
  * sha256rnds2 (each does two rounds on the high and low halves). */
-#define NOSTR__SHA256_NI_ROUNDS(msg, i)                                                                   \
-    do {                                                                                                 \
-        __m128i m_ = _mm_add_epi32((msg), _mm_loadu_si128((const __m128i *)(nostr__sha256_k + 4 * (i)))); \
-        st1 = _mm_sha256rnds2_epu32(st1, st0, m_);                                                       \
-        st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m_, 0x0E));                              \
+#define NOSTR__SHA256_NI_ROUNDS(msg, i)                                                                                \
+    do {                                                                                                               \
+        __m128i m_ = _mm_add_epi32((msg), _mm_loadu_si128((const __m128i *)(nostr__sha256_k + 4 * (i))));              \
+        st1 = _mm_sha256rnds2_epu32(st1, st0, m_);                                                                     \
+        st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m_, 0x0E));                                            \
     } while (0)
 
 /* Next four schedule words from the previous sixteen (w0 oldest). */
-#define NOSTR__SHA256_NI_SCHEDULE(w0, w1, w2, w3) \
+#define NOSTR__SHA256_NI_SCHEDULE(w0, w1, w2, w3)                                                                      \
     _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32((w0), (w1)), _mm_alignr_epi8((w3), (w2), 4)), (w3))
 
 __attribute__((target("sha,sse4.1,ssse3"))) static void nostr__sha256_blocks_ni(uint32_t h[8], const unsigned char *p,
-                                                                               size_t nblocks)
+                                                                                size_t nblocks)
 {
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     __m128i st0, st1, tmp;
