@@ -40,6 +40,11 @@ MANIFEST = {
             "src/core/message.h",
             "src/core/crypto.h",
             "src/core/builders.h",
+            "src/transport/http.h",
+            "src/transport/websocket.h",
+            "src/transport/tls.h",
+            "src/transport/client.h",
+            "src/transport/blocking.h",
         ],
         "defs": [
             "src/core/common.c",
@@ -53,6 +58,11 @@ MANIFEST = {
             "src/core/message.c",
             "src/core/crypto.c",
             "src/core/builders.c",
+            "src/transport/http.c",
+            "src/transport/websocket.c",
+            "src/transport/tls.c",
+            "src/transport/client.c",
+            "src/transport/blocking.c",
         ],
     },
     "nostr_relay.h": {

@@ -749,6 +749,16 @@ NOSTRDEF int nostr_build_reaction(nostr_event *ev, nostr_arena *a, long long now
 NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, const char *relay_url,
                               const char *challenge);
 
+/* ---- http: declarations ---- */
+
+/* ---- websocket: declarations ---- */
+
+/* ---- tls: declarations ---- */
+
+/* ---- client: declarations ---- */
+
+/* ---- blocking: declarations ---- */
+
 #ifdef __cplusplus
 }
 #endif
@@ -781,6 +791,31 @@ NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, co
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <cpuid.h>
+#endif
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/error.h>
+/* The blocking layer (src/transport/blocking.c) is the one part that uses
+ * sockets; NOSTR_NO_BLOCKING leaves it out. It needs POSIX declarations:
+ * build the implementation file with _POSIX_C_SOURCE 200809L (or gnu99). */
+#ifndef NOSTR_NO_BLOCKING
+#if !defined(_WIN32)
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && !defined(__APPLE__) &&          \
+    !defined(__FreeBSD__) && !defined(__OpenBSD__) && !defined(__NetBSD__)
+#error "nostr.h: define _POSIX_C_SOURCE 200809L before any #include in the implementation file, or NOSTR_NO_BLOCKING"
+#endif
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
+#include <poll.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <time.h>
+#endif
 #endif
 
 /* ---- common: implementation ---- */
@@ -5097,6 +5132,16 @@ NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, co
     if (!rc) rc = nostr_event_add_tag4(ev, a, "challenge", challenge, NULL, NULL);
     return rc;
 }
+
+/* ---- http: implementation ---- */
+
+/* ---- websocket: implementation ---- */
+
+/* ---- tls: implementation ---- */
+
+/* ---- client: implementation ---- */
+
+/* ---- blocking: implementation ---- */
 
 #endif /* NOSTR_IMPLEMENTATION_DONE */
 #endif /* NOSTR_IMPLEMENTATION */

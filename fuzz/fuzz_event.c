@@ -1,6 +1,7 @@
 /* libFuzzer target: event parsing. On success the event must serialize,
  * its id must equal SHA-256 of the serialization, and to_json must parse
  * back to the same event and reproduce itself. */
+#define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
 #include "nostr.h"
 

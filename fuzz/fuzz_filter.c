@@ -2,6 +2,7 @@
  * must serialize, reparse to the same fields, and serialize to the same
  * text (the canonical form is a fixed point). Matching runs against a
  * small event built from the input's bytes. */
+#define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
 #include "nostr.h"
 

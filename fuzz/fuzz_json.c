@@ -1,6 +1,7 @@
 /* libFuzzer target: the strict JSON reader on any input. Whatever it
  * accepts must be consistent: valid UTF-8 throughout, every container
  * closed, and no strict prefix of a container or string accepted. */
+#define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
 #include "nostr.h"
 

@@ -1,6 +1,7 @@
 /* Message parser, both roles: any input must parse or fail cleanly; a
  * parsed message must encode, decode to the same key fields, and encode
  * to the same text again. */
+#define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
 #include "nostr.h"
 

@@ -1,5 +1,6 @@
 /* Fuzz NIP-19: decode arbitrary bytes; whatever decodes must encode, and
  * the encoding must decode to the same entity. Raw bech32 likewise. */
+#define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
 #include "nostr.h"
 

@@ -5,6 +5,7 @@
  * encoding per byte string), a decrypted plaintext re-encrypts to a
  * payload that decrypts to it again, and failures leave the buffer as it
  * was. */
+#define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
 #include "nostr.h"
 
