@@ -39,6 +39,12 @@ NOSTRDEF const char *nostr_strerror(int code)
     case NOSTR_ERR_BASE64: return "bad base64";
     case NOSTR_ERR_POW: return "proof of work not met";
     case NOSTR_ERR_UNSUPPORTED: return "not supported in this build";
+    case NOSTR_ERR_HTTP: return "malformed HTTP message";
+    case NOSTR_ERR_WS: return "WebSocket protocol error";
+    case NOSTR_ERR_TLS: return "TLS failure";
+    case NOSTR_ERR_CLOSED: return "connection closed";
+    case NOSTR_ERR_TIMEOUT: return "timed out";
+    case NOSTR_ERR_NET: return "network error";
     default: return "unknown error";
     }
 }

@@ -45,7 +45,13 @@ enum {
     NOSTR_ERR_BASE64 = -26,      /* malformed base64 */
     NOSTR_ERR_POW = -27,         /* proof of work below target / not found */
     NOSTR_ERR_UNSUPPORTED = -28, /* feature not compiled in */
-    NOSTR_ERR__LAST = -29
+    NOSTR_ERR_HTTP = -29,        /* malformed HTTP or over a limit */
+    NOSTR_ERR_WS = -30,          /* WebSocket protocol error (connection closed) */
+    NOSTR_ERR_TLS = -31,         /* TLS handshake or record failure */
+    NOSTR_ERR_CLOSED = -32,      /* the connection is closed */
+    NOSTR_ERR_TIMEOUT = -33,     /* no answer in time */
+    NOSTR_ERR_NET = -34,         /* name resolution or socket failure */
+    NOSTR_ERR__LAST = -35
 };
 
 NOSTRDEF const char *nostr_strerror(int code);
