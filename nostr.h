@@ -7,10 +7,13 @@
  *   In exactly one C or C++ file:
  *       #define NOSTR_IMPLEMENTATION
  *       #include "nostr.h"
- *   elsewhere just #include "nostr.h". Link libsecp256k1 and mbedcrypto:
- *       cc app.c -lsecp256k1 -lmbedcrypto
+ *   elsewhere just #include "nostr.h". Link libsecp256k1 and mbedTLS:
+ *       cc app.c -lsecp256k1 -lmbedtls -lmbedx509 -lmbedcrypto
  *   Options, defined before the implementation:
  *       NOSTR_STATIC            make every function static to that file
+ *       NOSTR_NO_BLOCKING       leave out the blocking socket helpers (the only
+ *                               part that touches sockets; it needs POSIX:
+ *                               gnu mode, or _POSIX_C_SOURCE 200809L)
  *       NOSTR_MALLOC(sz), NOSTR_REALLOC(p,sz), NOSTR_FREE(p)
  *                               replace the C library allocator (define all three)
  *   Runtime allocator and logger hooks with a user pointer: nostr_ctx_config,
@@ -114,7 +117,13 @@ enum {
     NOSTR_ERR_BASE64 = -26,      /* malformed base64 */
     NOSTR_ERR_POW = -27,         /* proof of work below target / not found */
     NOSTR_ERR_UNSUPPORTED = -28, /* feature not compiled in */
-    NOSTR_ERR__LAST = -29
+    NOSTR_ERR_HTTP = -29,        /* malformed HTTP or over a limit */
+    NOSTR_ERR_WS = -30,          /* WebSocket protocol error (connection closed) */
+    NOSTR_ERR_TLS = -31,         /* TLS handshake or record failure */
+    NOSTR_ERR_CLOSED = -32,      /* the connection is closed */
+    NOSTR_ERR_TIMEOUT = -33,     /* no answer in time */
+    NOSTR_ERR_NET = -34,         /* name resolution or socket failure */
+    NOSTR_ERR__LAST = -35
 };
 
 NOSTRDEF const char *nostr_strerror(int code);
@@ -859,6 +868,12 @@ NOSTRDEF const char *nostr_strerror(int code)
     case NOSTR_ERR_BASE64: return "bad base64";
     case NOSTR_ERR_POW: return "proof of work not met";
     case NOSTR_ERR_UNSUPPORTED: return "not supported in this build";
+    case NOSTR_ERR_HTTP: return "malformed HTTP message";
+    case NOSTR_ERR_WS: return "WebSocket protocol error";
+    case NOSTR_ERR_TLS: return "TLS failure";
+    case NOSTR_ERR_CLOSED: return "connection closed";
+    case NOSTR_ERR_TIMEOUT: return "timed out";
+    case NOSTR_ERR_NET: return "network error";
     default: return "unknown error";
     }
 }
