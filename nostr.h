@@ -758,15 +758,824 @@ NOSTRDEF int nostr_build_reaction(nostr_event *ev, nostr_arena *a, long long now
 NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, const char *relay_url,
                               const char *challenge);
 
-/* ---- http: declarations ---- */
+/* ---- http: incremental HTTP/1.1 parser and writers (RFC 9112) ---- */
 
-/* ---- websocket: declarations ---- */
+/* Sans-I/O: feed the bytes you read, any split (down to one byte at a
+ * time) gives the same result. One parser parses one message at a time,
+ * a request or a response:
+ *
+ *     nostr_http_parser p;
+ *     nostr_http_parser_init(&p, NOSTR_HTTP_REQUEST, NULL);
+ *     while (n > 0) {
+ *         size_t used;
+ *         int rc = nostr_http_feed(&p, data, n, &used);
+ *         if (rc < 0) { answer p.status_hint (400, 413, 431...) and close; }
+ *         if (rc == NOSTR_HTTP_DONE) { handle(&p.msg); nostr_http_parser_reset(&p); }
+ *         data += used; n -= used;
+ *     }
+ *     nostr_http_parser_free(&p);
+ *
+ * On NOSTR_HTTP_DONE, `used` counts exactly the bytes of the message; the
+ * rest is the next pipelined message, or WebSocket frames after an
+ * Upgrade / a 101 response. Everything in p.msg is copied out of the
+ * caller's bytes (so the feed buffer may be reused) and stays valid until
+ * nostr_http_parser_reset or _free.
+ *
+ * Strictness: CRLF line endings only (a bare LF or a CR without LF is
+ * malformed: accepting them is how request smuggling starts), no
+ * obs-fold, no whitespace before the colon, token characters in methods
+ * and field names, Content-Length digits only (identical duplicates are
+ * allowed, conflicting ones are not), Transfer-Encoding must be exactly
+ * "chunked" (chunk extensions are ignored, trailers are skipped),
+ * Content-Length together with Transfer-Encoding is malformed, an
+ * HTTP/1.1 request needs exactly one Host. Empty lines before the start
+ * line are skipped (RFC 9112 section 2.2). */
 
-/* ---- tls: declarations ---- */
+enum {
+    NOSTR_HTTP_MORE = 1, /* need more bytes */
+    NOSTR_HTTP_DONE = 2  /* p->msg holds a complete message */
+};
 
-/* ---- client: declarations ---- */
+enum { NOSTR_HTTP_REQUEST = 0, NOSTR_HTTP_RESPONSE = 1 };
 
-/* ---- blocking: declarations ---- */
+/* Limits and allocator; a zeroed struct (or NULL) means the defaults. */
+typedef struct nostr_http_config {
+    size_t max_header_bytes;   /* start line + fields + blank line [8192]; also caps chunk trailers */
+    size_t max_headers;        /* header field lines [64] */
+    size_t max_body;           /* decoded body bytes [1 MiB] */
+    const nostr_allocator *al; /* NULL = default; must outlive the parser */
+} nostr_http_config;
+
+/* A header field as received: name keeps its case, value is trimmed of
+ * surrounding spaces and tabs. Both NUL-terminated. */
+typedef struct nostr_http_header_field {
+    nostr_str name, value;
+} nostr_http_header_field;
+
+/* A parsed message. All strings are NUL-terminated copies. */
+typedef struct nostr_http_message {
+    int is_response;
+    int version_minor;  /* HTTP/1.<minor>: 0 or 1 (a higher minor is kept as sent) */
+    nostr_str method;   /* request: "GET", ... (case-sensitive, as sent) */
+    nostr_str target;   /* request: request-target as sent, e.g. "/path?a=1" */
+    nostr_str path;     /* request: target up to the first '?' */
+    nostr_str query;    /* request: after the first '?' (empty if none) */
+    int status;         /* response: 100..999 */
+    nostr_str reason;   /* response: reason phrase (may be empty) */
+    nostr_http_header_field *headers;
+    size_t header_count;
+    nostr_str body;     /* decoded body (chunked framing removed); "" if none */
+    long long content_length; /* the Content-Length field, or -1 */
+    int chunked;        /* body came with Transfer-Encoding: chunked */
+    int keep_alive;     /* the connection may carry another message after this one */
+    int upgrade;        /* request: Connection has "upgrade" and an Upgrade field is
+                           present; response: status 101 */
+} nostr_http_message;
+
+/* Parser state. The struct is visible so it can be embedded; read only
+ * msg, status_hint and err. */
+typedef struct nostr_http_parser {
+    nostr_http_message msg; /* valid after NOSTR_HTTP_DONE until reset */
+    int status_hint;        /* after an error: the status a server should answer:
+                               400 malformed, 413 body too large, 431 header section too
+                               large / too many fields, 501 unsupported transfer coding,
+                               505 unsupported HTTP version, 500 out of memory */
+    nostr_error err;        /* after an error: code, static message, offset counted
+                               from the first byte of the message */
+    /* internal */
+    nostr_http_config cfg;
+    int kind, state, no_body, saw_start, prev_cr;
+    int result; /* sticky result once DONE or an error */
+    size_t total;      /* bytes of this message consumed so far */
+    size_t line_start; /* offset in head of the line being read */
+    size_t fields;     /* header field lines seen */
+    size_t chunk_line; /* bytes in the current chunk-size or trailer line */
+    size_t trailer_bytes;
+    unsigned long long remaining; /* body bytes left (Content-Length or chunk) */
+    int chunk_digits;
+    nostr_buf head; /* raw header section */
+    nostr_buf body;
+    nostr_arena arena; /* copies of the strings and the header array */
+} nostr_http_parser;
+
+/* kind: NOSTR_HTTP_REQUEST or NOSTR_HTTP_RESPONSE; cfg may be NULL. Does
+ * not allocate. */
+NOSTRDEF void nostr_http_parser_init(nostr_http_parser *p, int kind, const nostr_http_config *cfg);
+/* Forget the message (its strings become invalid) and get ready for the
+ * next one; keeps buffers for reuse. */
+NOSTRDEF void nostr_http_parser_reset(nostr_http_parser *p);
+NOSTRDEF void nostr_http_parser_free(nostr_http_parser *p);
+/* Response parser only: the next response answers a HEAD request (or a
+ * 2xx to CONNECT), so it has no body whatever its headers say. Call after
+ * init/reset, before feeding; reset clears it. */
+NOSTRDEF void nostr_http_parser_no_body(nostr_http_parser *p);
+
+/* Feed bytes. Returns NOSTR_HTTP_MORE (all len bytes consumed),
+ * NOSTR_HTTP_DONE (*consumed = bytes that belong to the message), or a
+ * negative error (NOSTR_ERR_HTTP with p->status_hint and p->err;
+ * NOSTR_ERR_NOMEM) with *consumed 0. Errors are sticky; feeding after
+ * DONE without a reset returns NOSTR_ERR_ARG. consumed may be NULL.
+ * p->err.offset points at the offending byte, or for framing errors
+ * found once the fields are known (conflicting Content-Length, missing
+ * Host, ...) at the end of the header section. */
+NOSTRDEF int nostr_http_feed(nostr_http_parser *p, const void *data, size_t len, size_t *consumed);
+
+/* The peer closed the connection. Returns NOSTR_HTTP_DONE when that ends
+ * the message (a response body delimited by the close; keep_alive is 0),
+ * NOSTR_ERR_CLOSED when no byte of a message had arrived, NOSTR_ERR_HTTP
+ * (status_hint 400) when the message is truncated. Already DONE: DONE. */
+NOSTRDEF int nostr_http_finish(nostr_http_parser *p);
+
+/* First field named `name` (ASCII case-insensitive), or NULL. */
+NOSTRDEF const nostr_str *nostr_http_header(const nostr_http_message *msg, const char *name);
+/* 1 if any field named `name` holds `token` in its comma-separated list
+ * (both case-insensitive), e.g. (msg, "Connection", "upgrade"); else 0. */
+NOSTRDEF int nostr_http_header_has_token(const nostr_http_message *msg, const char *name, const char *token);
+/* The keep-alive decision (msg->keep_alive): HTTP/1.1 unless
+ * "Connection: close", HTTP/1.0 only with "Connection: keep-alive", and
+ * never after a body delimited by the connection close. */
+NOSTRDEF int nostr_http_keep_alive(const nostr_http_message *msg);
+
+/* ---- writers: append to out; on error out is left as it was ---- */
+
+/* A header field for the writers. */
+typedef struct nostr_http_kv {
+    const char *name;
+    const char *value;
+} nostr_http_kv;
+
+/* "METHOD target HTTP/1.1", "Host: host" (omitted when host is NULL),
+ * the given fields, "Content-Length: body_len" when body is not NULL,
+ * blank line, body. Do not pass Host or Content-Length in headers.
+ * Returns NOSTR_OK, NOSTR_ERR_ARG (method not a token, target empty or
+ * with spaces/controls, a field name not a token, a value with CR, LF or
+ * other controls), or the nostr_buf error. */
+NOSTRDEF int nostr_http_write_request(nostr_buf *out, const char *method, const char *host, const char *target,
+                                      const nostr_http_kv *headers, size_t header_count, const void *body,
+                                      size_t body_len);
+
+/* "HTTP/1.1 status reason" (reason NULL = the standard phrase),
+ * "Content-Type: content_type" (when not NULL), the given fields,
+ * "Content-Length: body_len" (except for 1xx, 204 and 304, which carry no
+ * body), "Connection: close" when keep_alive is 0 (not for 1xx), blank
+ * line, body. A 101 passes keep_alive 1 and its Upgrade / Connection
+ * fields in headers. Returns like nostr_http_write_request (status must be
+ * 100..999). */
+NOSTRDEF int nostr_http_write_response(nostr_buf *out, int status, const char *reason, const char *content_type,
+                                       const nostr_http_kv *headers, size_t header_count, const void *body,
+                                       size_t body_len, int keep_alive);
+
+/* Standard reason phrase for a status ("Not Found"), "" when unknown. */
+NOSTRDEF const char *nostr_http_reason(int status);
+
+/* ---- query strings (application/x-www-form-urlencoded) ---- */
+
+/* Decode %XX escapes (either hex case) and, when plus_as_space, '+' as a
+ * space; appends to out (NUL-terminated). The result may hold any byte,
+ * including NUL: check it if that matters. NOSTR_ERR_HTTP on a '%' not
+ * followed by two hex digits (out left as it was). */
+NOSTRDEF int nostr_http_percent_decode(nostr_buf *out, const char *s, size_t len, int plus_as_space);
+/* Percent-encode everything but ALPHA DIGIT "-._~" (uppercase hex). */
+NOSTRDEF int nostr_http_percent_encode(nostr_buf *out, const char *s, size_t len);
+
+/* Iterate over "a=1&b=2&c" pairs. `s` is a request-target (the query is
+ * what follows the first '?'; none = no pairs) or, with is_query, the
+ * query itself. A '#' ends the query. next() gives the raw (still
+ * encoded) name and value of each non-empty pair (value empty when there
+ * is no '='); returns 1, or 0 at the end. */
+typedef struct nostr_http_query_iter {
+    const char *p, *end;
+} nostr_http_query_iter;
+NOSTRDEF void nostr_http_query_begin(nostr_http_query_iter *it, const char *s, size_t len, int is_query);
+NOSTRDEF int nostr_http_query_next(nostr_http_query_iter *it, nostr_str *raw_name, nostr_str *raw_value);
+
+/* Find the first parameter whose decoded name equals `name` in a
+ * request-target (e.g. msg->target) and append its decoded value ('+' is a
+ * space) to out. Returns 1 when found, 0 when absent, NOSTR_ERR_HTTP on a
+ * bad escape, or the nostr_buf error. */
+NOSTRDEF int nostr_http_query_param(const char *target, size_t target_len, const char *name, nostr_buf *out);
+
+/* ---- websocket: RFC 6455 framer (server and client roles) + handshake ----
+ *
+ * Sans-I/O: the app feeds the bytes it read from the socket with
+ * nostr_ws_feed; complete messages come out through on_message, and every
+ * byte to write goes out through the send callback. Any split of the input
+ * (down to one byte at a time) gives the same callbacks. No extensions
+ * (permessage-deflate is never negotiated), no subprotocols. */
+
+/* Opcodes. on_message reports TEXT or BINARY only. */
+enum {
+    NOSTR_WS_OP_CONT = 0x0,
+    NOSTR_WS_OP_TEXT = 0x1,
+    NOSTR_WS_OP_BINARY = 0x2,
+    NOSTR_WS_OP_CLOSE = 0x8,
+    NOSTR_WS_OP_PING = 0x9,
+    NOSTR_WS_OP_PONG = 0xA
+};
+
+/* Roles: a server reads masked frames and sends unmasked ones; a client
+ * masks every frame it sends with a fresh key and rejects masked input. */
+enum { NOSTR_WS_SERVER = 0, NOSTR_WS_CLIENT = 1 };
+
+/* nostr_ws_state(): OPEN until a close frame is sent or received; CLOSING
+ * after we sent a close and wait for the peer's; CLOSED when the close
+ * handshake is done or the connection failed (on_close has been called;
+ * nothing more is sent or delivered: the app closes the socket). */
+enum { NOSTR_WS_OPEN = 0, NOSTR_WS_CLOSING = 1, NOSTR_WS_CLOSED = 2 };
+
+/* Close status codes (RFC 6455 section 7.4.1). 1005 (no code in the close
+ * frame) and 1006 (closed without a close frame) are only ever reported
+ * through on_close, never sent. */
+enum {
+    NOSTR_WS_CLOSE_NORMAL = 1000,
+    NOSTR_WS_CLOSE_GOING_AWAY = 1001,
+    NOSTR_WS_CLOSE_PROTOCOL = 1002,
+    NOSTR_WS_CLOSE_UNSUPPORTED = 1003,
+    NOSTR_WS_CLOSE_NO_STATUS = 1005,
+    NOSTR_WS_CLOSE_ABNORMAL = 1006,
+    NOSTR_WS_CLOSE_BAD_DATA = 1007, /* e.g. invalid UTF-8 in a text message */
+    NOSTR_WS_CLOSE_POLICY = 1008,
+    NOSTR_WS_CLOSE_TOO_BIG = 1009,
+    NOSTR_WS_CLOSE_EXTENSION = 1010,
+    NOSTR_WS_CLOSE_INTERNAL = 1011
+};
+
+/* Callbacks. send is required; the others may be NULL. Data pointers are
+ * valid only during the call. */
+typedef struct nostr_ws_callbacks {
+    void *user;
+    /* Write n bytes to the peer (all of them, or queue them). Return 0, or
+     * non-zero when the connection is broken: the framer then goes CLOSED,
+     * reports on_close(1006) and returns the code (NOSTR_ERR_NET when the
+     * callback returned a positive value). */
+    int (*send)(void *user, const void *data, size_t n);
+    /* A complete message, reassembled from its fragments. opcode is
+     * NOSTR_WS_OP_TEXT (valid UTF-8, checked) or NOSTR_WS_OP_BINARY. data
+     * is NUL-terminated (data[len] == 0) in the framer's reassembly buffer. */
+    void (*on_message)(void *user, int opcode, const char *data, size_t len);
+    /* A pong (answer to nostr_ws_send_ping, or unsolicited). Pings are
+     * answered automatically and not reported. */
+    void (*on_pong)(void *user, const char *data, size_t len);
+    /* Called exactly once, when the state becomes CLOSED: with the peer's
+     * close code and reason (1005 if its close frame had no code), or with
+     * the code this side sent when it failed the connection (1002, 1007,
+     * 1009, 1011), or 1006 when send failed. */
+    void (*on_close)(void *user, int code, const char *reason, size_t len);
+} nostr_ws_callbacks;
+
+/* Zeroed (or a NULL pointer) = defaults. */
+typedef struct nostr_ws_config {
+    size_t max_frame;   /* largest frame payload accepted [1 MiB]; more -> close 1009 */
+    size_t max_message; /* largest reassembled message [1 MiB]; more -> close 1009 */
+    nostr_allocator allocator; /* for the reassembly buffer; zeroed = C library */
+    /* Client role only: source of the 4-byte masking keys. rng (with
+     * rng_user) if set, else nostr_random(ctx); one of the two is required
+     * for a client. Keys are drawn 64 bytes at a time. */
+    nostr_rng_fn rng;
+    void *rng_user;
+    nostr_ctx *ctx;
+} nostr_ws_config;
+
+/* The framer. Visible so it can be embedded; treat the fields as private. */
+typedef struct nostr_ws {
+    int role, state;
+    nostr_ws_callbacks cb;
+    nostr_ws_config cfg;
+    /* receive: frame header being read */
+    int rx_stage;              /* header / extended length / mask / payload */
+    unsigned char rx_hdr[14];  /* header bytes collected so far */
+    size_t rx_hdr_have, rx_hdr_need;
+    int rx_opcode, rx_fin, rx_masked;
+    unsigned char rx_mask[4];
+    uint64_t rx_len, rx_got;   /* payload length of the frame, bytes read so far */
+    /* receive: the message being reassembled (reused between messages) */
+    int msg_opcode;            /* TEXT or BINARY while a message is open, else 0 */
+    unsigned char *msg;
+    size_t msg_len, msg_cap;
+    size_t msg_utf8_checked;   /* prefix of msg known to be valid UTF-8 */
+    unsigned char ctrl[126];   /* control frame payload (<= 125 bytes + NUL) */
+    /* send */
+    int tx_frag_opcode;        /* opcode of an unfinished fragmented send, else 0 */
+    unsigned char mask_pool[64];
+    size_t mask_pool_used;     /* bytes of mask_pool consumed (64 = empty) */
+    int close_sent, close_received, close_reported;
+    int close_code;            /* code reported to on_close (0 until CLOSED) */
+    const char *error;         /* why this side failed the connection (static), else NULL */
+} nostr_ws;
+
+/* role: NOSTR_WS_SERVER or NOSTR_WS_CLIENT. cfg and cb are copied. Returns
+ * NOSTR_ERR_ARG for a bad role, missing send, or a client without rng/ctx.
+ * Allocates nothing; free with nostr_ws_free (the reassembly buffer). */
+NOSTRDEF int nostr_ws_init(nostr_ws *ws, int role, const nostr_ws_config *cfg, const nostr_ws_callbacks *cb);
+NOSTRDEF void nostr_ws_free(nostr_ws *ws);
+
+/* Feed bytes read from the peer. Returns NOSTR_OK (also when the close
+ * handshake completes in these bytes; the rest is ignored), NOSTR_ERR_WS
+ * after a protocol violation (the close frame with 1002/1007/1009 has been
+ * sent, state is CLOSED), NOSTR_ERR_NOMEM (close 1011 sent), the send
+ * callback's error, or NOSTR_ERR_CLOSED when already CLOSED. */
+NOSTRDEF int nostr_ws_feed(nostr_ws *ws, const void *data, size_t len);
+
+/* Send one whole message. text must be valid UTF-8 (NOSTR_ERR_UTF8).
+ * NOSTR_ERR_CLOSED once a close was sent or received; NOSTR_ERR_ARG while a
+ * fragmented send is open. */
+NOSTRDEF int nostr_ws_send_text(nostr_ws *ws, const char *text, size_t len);
+NOSTRDEF int nostr_ws_send_binary(nostr_ws *ws, const void *data, size_t len);
+/* Send one fragment: opcode TEXT or BINARY starts a message, CONT carries
+ * it on; fin ends it. Text is not UTF-8 checked here (a code point may be
+ * split across fragments). Control frames may be sent between fragments. */
+NOSTRDEF int nostr_ws_send_frame(nostr_ws *ws, int opcode, int fin, const void *data, size_t len);
+/* Ping / unsolicited pong with at most 125 bytes (NOSTR_ERR_ARG beyond). */
+NOSTRDEF int nostr_ws_send_ping(nostr_ws *ws, const void *data, size_t len);
+NOSTRDEF int nostr_ws_send_pong(nostr_ws *ws, const void *data, size_t len);
+
+/* Start the close handshake: code 0 sends a close frame without a code,
+ * else code must be 1000-1003, 1007-1011 or 3000-4999, reason at most 123
+ * bytes of UTF-8 (NOSTR_ERR_ARG). State becomes CLOSING; on_close comes
+ * when the peer's close arrives. If the peer closed first this is a no-op
+ * (the framer already echoed its close). NOSTR_ERR_CLOSED if already sent. */
+NOSTRDEF int nostr_ws_close(nostr_ws *ws, int code, const char *reason, size_t len);
+
+/* The transport ended without a close handshake (EOF, reset, timeout):
+ * state becomes CLOSED and on_close(1006) is reported unless it was already. */
+NOSTRDEF void nostr_ws_abort(nostr_ws *ws);
+
+NOSTRDEF int nostr_ws_state(const nostr_ws *ws);
+
+/* 1 when code may appear in a close frame on the wire (1000-1003,
+ * 1007-1011, 3000-4999). */
+NOSTRDEF int nostr_ws_close_code_valid(int code);
+
+/* ---- handshake (HTTP/1.1 Upgrade, RFC 6455 section 4) ---- */
+
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + the RFC
+ * GUID)), 28 characters + NUL written to out. */
+NOSTRDEF void nostr_ws_accept_key(const char *key, size_t len, char out[29]);
+
+/* Server: 1 when req asks for a WebSocket upgrade (GET, "Upgrade:
+ * websocket", "Connection: upgrade"); the server then calls
+ * nostr_ws_server_handshake, else it serves plain HTTP. */
+NOSTRDEF int nostr_ws_is_upgrade(const nostr_http_message *req);
+/* Server: validate the upgrade request (GET, HTTP/1.1, Host, Upgrade,
+ * Connection, Sec-WebSocket-Version 13, a Sec-WebSocket-Key of 16 bytes in
+ * base64) and append the 101 Switching Protocols response to out. On a bad
+ * request it appends a 400 (426 with "Sec-WebSocket-Version: 13" for
+ * another version) to send before closing, and returns NOSTR_ERR_HTTP with
+ * the reason in err (optional). The bytes after the request are frames:
+ * feed them to a NOSTR_WS_SERVER framer. */
+NOSTRDEF int nostr_ws_server_handshake(const nostr_http_message *req, nostr_buf *out, nostr_error *err);
+
+/* Client: append the GET Upgrade request to out. host is the Host header
+ * value (with ":port" when not the default), path the request target
+ * ("/" when NULL or empty), key16 16 fresh random bytes (keep them for the
+ * response check), extra_headers NULL or complete "Name: value\r\n" lines
+ * (Origin, User-Agent...). NOSTR_ERR_ARG for a malformed argument. */
+NOSTRDEF int nostr_ws_client_request(nostr_buf *out, const char *host, const char *path,
+                                     const unsigned char key16[16], const char *extra_headers);
+/* Client: check the server's response to that request: status 101,
+ * "Upgrade: websocket", "Connection: upgrade", the right
+ * Sec-WebSocket-Accept, no extension or subprotocol we did not ask for.
+ * NOSTR_OK or NOSTR_ERR_HTTP with the reason in err (optional). The bytes
+ * after the response are frames for a NOSTR_WS_CLIENT framer. */
+NOSTRDEF int nostr_ws_client_check_response(const nostr_http_message *resp, const unsigned char key16[16],
+                                            nostr_error *err);
+
+/* ---- tls: declarations ----
+ *
+ * TLS over memory buffers (sans-I/O), on mbedTLS 2.28. The library never
+ * touches a socket: the app feeds the ciphertext it read from the network
+ * with nostr_tls_feed, and the object hands ciphertext to write through
+ * the send callback; decrypted application data arrives through on_plain.
+ *
+ * A nostr_tls_config holds what many connections share: the loaded CA
+ * chain (client) or certificate + key (server), the mbedTLS ssl_config and
+ * a CTR-DRBG seeded from the nostr_ctx random source (nostr_random). Load
+ * it once, make one nostr_tls per connection. The config and the nostr_ctx
+ * must outlive every connection made from them (the DRBG reseeds from the
+ * nostr_ctx). mbedTLS is built with threading here, so connections from
+ * one config may live on different threads if the nostr_ctx random source
+ * is thread-safe (the default OS source is); one nostr_tls is used by one
+ * thread at a time.
+ *
+ * Clock: mbedTLS reads the system clock (time()) to check certificate
+ * validity dates. That is the one exception to "the library never reads a
+ * clock". The transport has no timers: there is no tick for TLS.
+ *
+ * Memory: the nostr_tls / nostr_tls_config structs come from the
+ * nostr_ctx allocator; mbedTLS allocates its own buffers (about 2 x 16 KiB
+ * per connection, plus parsed certificates) with the C library.
+ *
+ * Protocol: TLS 1.2 (the version mbedTLS 2.28 supports fully), mbedTLS
+ * default cipher suites (ECDHE first); renegotiation is refused; no ALPN,
+ * no client certificates, no session resumption on the server. The client sends SNI
+ * and checks the certificate's DNS names against server_name. mbedTLS
+ * 2.28 does not match iPAddress subjectAltNames: to reach a server by IP,
+ * pass a DNS name the certificate carries as server_name. */
+
+typedef struct nostr_tls_config nostr_tls_config;
+typedef struct nostr_tls nostr_tls;
+
+enum { NOSTR_TLS_CLIENT = 0, NOSTR_TLS_SERVER = 1 };
+
+/* Connection states (nostr_tls_state). */
+enum {
+    NOSTR_TLS_HANDSHAKE = 0, /* handshake in progress */
+    NOSTR_TLS_OPEN = 1,      /* handshake done, data flows both ways */
+    NOSTR_TLS_CLOSED = 2,    /* close_notify sent and/or received */
+    NOSTR_TLS_FAILED = 3     /* fatal error; see nostr_tls_last_error */
+};
+
+/* Options for nostr_tls_config_new. Zeroed means a verifying client that
+ * trusts the system CA bundle. Strings are only read during the call. */
+typedef struct nostr_tls_config_opts {
+    int role; /* NOSTR_TLS_CLIENT or NOSTR_TLS_SERVER */
+    /* client: trusted CAs. ca_pem (NUL-terminated PEM text) wins over
+     * ca_file (a PEM bundle path); with neither, the system bundle
+     * /etc/ssl/certs/ca-certificates.crt, then /etc/ssl/cert.pem. */
+    const char *ca_file;
+    const char *ca_pem;
+    /* client: set to 1 to skip certificate verification (INSECURE: any
+     * server is accepted). Verification is required unless this is set. */
+    int insecure_skip_verify;
+    /* server: certificate chain (leaf first) and private key, as file
+     * paths or as NUL-terminated PEM text (the _pem fields win). */
+    const char *cert_file;
+    const char *key_file;
+    const char *cert_pem;
+    const char *key_pem;
+    const char *key_password; /* encrypted key, or NULL */
+} nostr_tls_config_opts;
+
+/* Load a config. Returns NOSTR_OK, NOSTR_ERR_ARG (bad options),
+ * NOSTR_ERR_NOMEM, NOSTR_ERR_RNG (DRBG seeding failed) or NOSTR_ERR_TLS
+ * (unreadable/unparsable CA, certificate or key, key does not match the
+ * certificate) with a message in err. */
+NOSTRDEF int nostr_tls_config_new(nostr_ctx *ctx, const nostr_tls_config_opts *opts, nostr_tls_config **out,
+                                  nostr_error *err);
+NOSTRDEF void nostr_tls_config_free(nostr_tls_config *cfg); /* NULL is fine */
+
+/* Callbacks. send must take all n bytes (queue them if the socket is busy)
+ * and return 0, or return non-zero to fail the connection (the call that
+ * triggered it returns NOSTR_ERR_NET); it runs inside mbedTLS and must not
+ * call any nostr_tls_* function. on_plain gets decrypted application data
+ * (NULL drops it); it may call nostr_tls_write and nostr_tls_close (an
+ * echo, a WebSocket pong), but not nostr_tls_feed or nostr_tls_free. */
+typedef struct nostr_tls_callbacks {
+    void *user;
+    int (*send)(void *user, const void *cipher, size_t n);
+    void (*on_plain)(void *user, const char *data, size_t n);
+} nostr_tls_callbacks;
+
+/* One connection. server_name (client only): SNI and the name the server
+ * certificate must carry; required when verification is on (NOSTR_ERR_ARG
+ * otherwise), ignored by servers. Nothing is sent until nostr_tls_start or
+ * the first nostr_tls_feed. Returns NOSTR_OK, NOSTR_ERR_ARG,
+ * NOSTR_ERR_NOMEM or NOSTR_ERR_TLS. */
+NOSTRDEF int nostr_tls_new(nostr_tls_config *cfg, const char *server_name, const nostr_tls_callbacks *cb,
+                           nostr_tls **out, nostr_error *err);
+NOSTRDEF void nostr_tls_free(nostr_tls *tls); /* NULL is fine; sends nothing */
+
+/* Start the handshake once the TCP connection is up: a client sends its
+ * ClientHello; a server does nothing (it waits for the client). */
+NOSTRDEF int nostr_tls_start(nostr_tls *tls);
+
+/* Ciphertext from the network, split anywhere (one byte at a time works).
+ * Drives the handshake, then decrypts and calls on_plain (several times
+ * for one feed if needed). The bytes are consumed during the call; the
+ * pointer is not kept.
+ * Returns NOSTR_OK, NOSTR_ERR_CLOSED once the peer has sent close_notify
+ * (data before it was delivered; we answer with our close_notify),
+ * NOSTR_ERR_TLS (handshake or record failure, see nostr_tls_last_error),
+ * NOSTR_ERR_NET (send callback failed) or NOSTR_ERR_NOMEM. After an error
+ * every call returns the same error. */
+NOSTRDEF int nostr_tls_feed(nostr_tls *tls, const void *cipher, size_t n);
+
+/* Encrypt and send n bytes (any size: split into records). Before the
+ * handshake is done the bytes are queued and sent when it completes.
+ * Returns NOSTR_OK, NOSTR_ERR_CLOSED (after close), NOSTR_ERR_TLS,
+ * NOSTR_ERR_NET or NOSTR_ERR_NOMEM. */
+NOSTRDEF int nostr_tls_write(nostr_tls *tls, const void *plain, size_t n);
+
+/* Send close_notify (once). Further writes return NOSTR_ERR_CLOSED;
+ * feeding still delivers what the peer sends until its close_notify. */
+NOSTRDEF int nostr_tls_close(nostr_tls *tls);
+
+NOSTRDEF int nostr_tls_handshake_done(const nostr_tls *tls); /* 1 once the handshake completed */
+NOSTRDEF int nostr_tls_state(const nostr_tls *tls);          /* NOSTR_TLS_* state */
+NOSTRDEF int nostr_tls_peer_closed(const nostr_tls *tls);    /* 1 once the peer sent close_notify */
+
+/* Human-readable description of the last failure ("" if none), e.g.
+ * "certificate verification failed: hostname mismatch (...)"; it includes
+ * mbedTLS's own text and code. Valid until the next call on tls. */
+NOSTRDEF const char *nostr_tls_last_error(const nostr_tls *tls);
+/* The last failure as a nostr_error with a static message (one of the
+ * NOSTR_TLS_MSG_* texts below, or another static text); code 0 if none. */
+NOSTRDEF void nostr_tls_get_error(const nostr_tls *tls, nostr_error *err);
+
+/* After the handshake: negotiated version ("TLSv1.2") and cipher suite
+ * name; "" before. */
+NOSTRDEF const char *nostr_tls_version(const nostr_tls *tls);
+NOSTRDEF const char *nostr_tls_ciphersuite(const nostr_tls *tls);
+
+/* Static messages for the common failures (nostr_error.msg; compare with strcmp). */
+#define NOSTR_TLS_MSG_UNKNOWN_CA "certificate verification failed: unknown CA"
+#define NOSTR_TLS_MSG_HOSTNAME "certificate verification failed: hostname mismatch"
+#define NOSTR_TLS_MSG_EXPIRED "certificate verification failed: certificate expired"
+#define NOSTR_TLS_MSG_NOT_YET_VALID "certificate verification failed: certificate not yet valid"
+#define NOSTR_TLS_MSG_VERIFY "certificate verification failed"
+#define NOSTR_TLS_MSG_ALERT "peer sent a fatal alert"
+#define NOSTR_TLS_MSG_HANDSHAKE "TLS handshake failed"
+#define NOSTR_TLS_MSG_RECORD "TLS record error"
+#define NOSTR_TLS_MSG_SEND "send callback failed"
+
+/* ---- client: NIP-01 relay client state machine (sans-I/O) ----
+ *
+ * One nostr_client talks to one relay URL (ws:// or wss://). It never
+ * touches a socket or a clock: the app opens TCP connections when asked,
+ * feeds the bytes it reads, writes the bytes it is given, and passes a
+ * monotonic time in milliseconds (any origin) to every call that needs
+ * one. The client does TLS (wss), the HTTP Upgrade, WebSocket framing and
+ * NIP-01 on top, and keeps the session alive across reconnects:
+ *
+ *     connect callback ------> app opens TCP to (host, port)
+ *     nostr_client_connected   the TCP connection is up
+ *     nostr_client_feed        bytes read from it (any split)
+ *     send callback  <-------  bytes to write to it
+ *     close callback <-------  the client is done with this connection:
+ *                              close the socket (no need to call
+ *                              nostr_client_disconnected afterwards)
+ *     nostr_client_disconnected  the connection failed or closed (EOF)
+ *     nostr_client_tick        timers: keep-alive pings, handshake and
+ *                              answer timeouts, reconnect with backoff
+ *
+ * What the client keeps across reconnects: open subscriptions (re-sent on
+ * every new connection), publishes without an OK yet and COUNTs without
+ * an answer (sent, or re-sent, when the connection opens). Requests made
+ * while disconnected wait in that queue; its size is bounded
+ * (max_pending requests and max_pending_bytes), beyond it the call fails
+ * with NOSTR_ERR_TOO_LARGE.
+ *
+ * Relay input never crashes the client: a message that is not valid
+ * NIP-01, or an event whose id or signature is wrong (verify_events), is
+ * reported through on_error and dropped; a bad frame, a bad HTTP answer
+ * or a TLS failure ends the connection and a reconnect follows.
+ *
+ * NIP-42: with keys configured the client answers ["AUTH", challenge]
+ * with a signed kind 22242 event (created_at from the unix_time
+ * callback), and when its OK arrives re-sends the EVENTs and REQs the
+ * relay refused with an "auth-required:" prefix (once each). Without keys
+ * the challenge goes to on_auth_challenge and refusals are reported as
+ * they come; nostr_client_auth sends an AUTH event the app signed itself.
+ *
+ * Re-entrancy: callbacks may call nostr_client_publish, _req, _close_sub,
+ * _count, _auth and _close, but never nostr_client_free, _feed, _tick,
+ * _connected or _disconnected. Strings passed to callbacks are valid only
+ * during the call. */
+
+/* A parsed relay URL: ws[s]://host[:port][/path][?query]. host is a DNS
+ * name or IPv4 address, or an IPv6 address written in brackets (stored
+ * without them; ipv6 is then 1). No user info; a fragment is dropped. */
+typedef struct nostr_client_url {
+    int tls;               /* 1 for wss:// */
+    int ipv6;              /* host is an IPv6 literal */
+    int port;              /* 1..65535; 80 (ws) or 443 (wss) when absent */
+    char host[256];        /* lowercase; NUL-terminated */
+    char path[2048];       /* path and query, starting with '/' ("/" when absent) */
+    char host_header[270]; /* what the Host header carries: host[:port] */
+} nostr_client_url;
+
+/* NOSTR_OK, or NOSTR_ERR_ARG with err->msg saying what is wrong ("URL
+ * scheme must be ws:// or wss://", "bad port", ...) and err->offset. */
+NOSTRDEF int nostr_client_parse_url(const char *url, nostr_client_url *out, nostr_error *err);
+
+/* Connection states (nostr_client_state). */
+enum {
+    NOSTR_CLIENT_IDLE = 0,       /* created, nostr_client_start not called yet */
+    NOSTR_CLIENT_CONNECTING = 1, /* waiting for the app's TCP connection */
+    NOSTR_CLIENT_TLS = 2,        /* TLS handshake (wss) */
+    NOSTR_CLIENT_UPGRADING = 3,  /* HTTP Upgrade sent, waiting for the 101 */
+    NOSTR_CLIENT_OPEN = 4,       /* WebSocket open: NIP-01 messages flow */
+    NOSTR_CLIENT_BACKOFF = 5,    /* disconnected; reconnects at nostr_client_next_attempt */
+    NOSTR_CLIENT_CLOSED = 6      /* nostr_client_close: no more connections */
+};
+
+/* verify_events values. */
+enum { NOSTR_CLIENT_VERIFY = 1, NOSTR_CLIENT_NO_VERIFY = -1 };
+
+/* Zeroed (or a NULL pointer) = the defaults in brackets. Times in ms; a
+ * negative ping_interval_ms turns keep-alive pings off. */
+typedef struct nostr_client_config {
+    const nostr_keys *keys;       /* NIP-42 signer (copied), or NULL */
+    int verify_events;            /* [0 = NOSTR_CLIENT_VERIFY]: check id and signature of
+                                     received events; NOSTR_CLIENT_NO_VERIFY to skip */
+    int no_reconnect;             /* 1: after a drop, stay in BACKOFF until nostr_client_start */
+    long long connect_timeout_ms; /* [10000] TCP + TLS + Upgrade */
+    long long answer_timeout_ms;  /* [10000] OK for a publish, answer to a COUNT */
+    long long ping_interval_ms;   /* [30000] ping after this much silence from the relay */
+    long long pong_timeout_ms;    /* [10000] no data after a ping: reconnect */
+    long long backoff_base_ms;    /* [500] first reconnect delay bound */
+    long long backoff_max_ms;     /* [60000] cap of the exponential delay bound */
+    size_t max_pending;           /* [1024] publishes + COUNTs awaiting an answer + subs */
+    size_t max_pending_bytes;     /* [4 MiB] bytes of those messages */
+    size_t max_message;           /* [1 MiB] largest WebSocket message accepted */
+    /* wss: a loaded client TLS config shared by connections (caller owns
+     * it). NULL: the client loads one (system CA bundle, or tls_ca_file)
+     * on the first wss connection. */
+    nostr_tls_config *tls;
+    const char *tls_ca_file;     /* copied; only used when tls is NULL */
+    const char *tls_server_name; /* SNI / certificate name; [the URL's host] (copied) */
+    const nostr_limits *limits;  /* JSON limits for relay messages (copied) */
+} nostr_client_config;
+
+/* Callbacks; send and connect are required, the rest may be NULL.
+ * Subscription ids are the client's own NUL-terminated copies. */
+typedef struct nostr_client_callbacks {
+    void *user;
+    /* Write bytes to the current connection (all of them, or queue them).
+     * Return 0, or non-zero when the connection is broken (it is then
+     * dropped and a reconnect follows). */
+    int (*send)(void *user, const void *data, size_t n);
+    /* Open a TCP connection to host:port, then call nostr_client_connected
+     * (or _disconnected on failure) - later, or already inside this call.
+     * Return 0 when the attempt started, non-zero when it failed at once. */
+    int (*connect)(void *user, const char *host, int port);
+    /* Close the current connection's socket (the client already forgot it). */
+    void (*close)(void *user);
+    void (*on_open)(void *user);
+    /* code: NOSTR_OK after nostr_client_close, else why (NOSTR_ERR_NET,
+     * NOSTR_ERR_WS, NOSTR_ERR_TLS, NOSTR_ERR_HTTP, NOSTR_ERR_TIMEOUT,
+     * NOSTR_ERR_CLOSED) with a message. */
+    void (*on_disconnect)(void *user, int code, const char *message);
+    /* An event for subscription sub. json/len: the event object as the
+     * relay sent it. */
+    void (*on_event)(void *user, const char *sub, const nostr_event *ev, const char *json, size_t len);
+    void (*on_eose)(void *user, const char *sub);
+    /* The answer to a publish; also accepted = 0 with "timeout: ..." when
+     * none came within answer_timeout_ms, or "error: ..." when the queue
+     * could not keep it. */
+    void (*on_ok)(void *user, const unsigned char id[32], int accepted, const char *message);
+    /* The relay closed subscription (or COUNT) sub; also "timeout: ..."
+     * for a COUNT without an answer. The subscription is gone. */
+    void (*on_closed)(void *user, const char *sub, const char *message);
+    void (*on_notice)(void *user, const char *message);
+    void (*on_count)(void *user, const char *sub, unsigned long long count, int approximate);
+    /* A NIP-42 challenge while no keys are configured. */
+    void (*on_auth_challenge)(void *user, const char *challenge);
+    /* The answer to our AUTH event (with or without keys). */
+    void (*on_auth)(void *user, int accepted, const char *message);
+    /* Something the relay sent was dropped (bad message, invalid event,
+     * unknown subscription) or a local step failed; the connection goes on. */
+    void (*on_error)(void *user, int code, const char *message);
+    /* Wall clock in seconds since 1970, for NIP-42 AUTH events; required
+     * when keys are configured. */
+    long long (*unix_time)(void *user);
+} nostr_client_callbacks;
+
+typedef struct nostr_client nostr_client;
+
+/* Parse the URL and set up (nothing is sent; call nostr_client_start).
+ * ctx must outlive the client. NULL with err filled on a bad URL
+ * (NOSTR_ERR_ARG), missing callbacks (NOSTR_ERR_ARG), no memory. */
+NOSTRDEF nostr_client *nostr_client_new(nostr_ctx *ctx, const char *url, const nostr_client_config *cfg,
+                                        const nostr_client_callbacks *cb, nostr_error *err);
+/* Free everything (closing the connection first if one is up: the close
+ * callback is called). NULL is fine. */
+NOSTRDEF void nostr_client_free(nostr_client *c);
+
+/* Turn reconnecting after a drop on (1) or off (0, like no_reconnect). */
+NOSTRDEF void nostr_client_set_reconnect(nostr_client *c, int on);
+/* Connect now (IDLE or BACKOFF: the backoff wait is skipped). */
+NOSTRDEF int nostr_client_start(nostr_client *c, long long now_ms);
+/* Close the session: CLOSE frame, close callback, no more reconnects.
+ * Pending publishes and COUNTs are dropped without callbacks. */
+NOSTRDEF void nostr_client_close(nostr_client *c, long long now_ms);
+
+NOSTRDEF void nostr_client_connected(nostr_client *c, long long now_ms);
+NOSTRDEF void nostr_client_disconnected(nostr_client *c, long long now_ms);
+/* Bytes read from the connection. NOSTR_OK, or the error that ended the
+ * connection (already handled: close callback, backoff); NOSTR_ERR_CLOSED
+ * when no connection is up (the bytes are ignored). */
+NOSTRDEF int nostr_client_feed(nostr_client *c, const void *data, size_t n, long long now_ms);
+/* Run timers. */
+NOSTRDEF void nostr_client_tick(nostr_client *c, long long now_ms);
+/* When the next timer is due (ms, same clock), or -1 when none is. */
+NOSTRDEF long long nostr_client_next_timeout(const nostr_client *c);
+
+NOSTRDEF int nostr_client_state(const nostr_client *c);
+/* Reconnect time while in BACKOFF (-1 otherwise). */
+NOSTRDEF long long nostr_client_next_attempt(const nostr_client *c);
+/* Failed attempts since the last open connection. */
+NOSTRDEF unsigned nostr_client_attempts(const nostr_client *c);
+/* 1 once the relay accepted our AUTH on the current connection. */
+NOSTRDEF int nostr_client_authenticated(const nostr_client *c);
+NOSTRDEF const nostr_client_url *nostr_client_get_url(const nostr_client *c);
+
+/* Publish a signed event (or its JSON text, which is checked to be one
+ * event object and sent as is). Queued when not open. The answer comes
+ * through on_ok with ev->id. NOSTR_ERR_TOO_LARGE when the queue is full,
+ * NOSTR_ERR_CLOSED after nostr_client_close, parse errors for bad JSON. */
+NOSTRDEF int nostr_client_publish(nostr_client *c, const nostr_event *ev, long long now_ms);
+NOSTRDEF int nostr_client_publish_json(nostr_client *c, const char *json, size_t len, long long now_ms);
+/* Open (or replace) subscription sub (1..64 bytes, NUL-terminated) with n
+ * filters (n >= 1). Stored events come through on_event, then on_eose,
+ * then live events until nostr_client_close_sub or on_closed. */
+NOSTRDEF int nostr_client_req(nostr_client *c, const char *sub, const nostr_filter *filters, size_t n,
+                              long long now_ms);
+/* Forget sub and send CLOSE (when open). NOSTR_ERR_ARG for an unknown sub. */
+NOSTRDEF int nostr_client_close_sub(nostr_client *c, const char *sub);
+/* NIP-45 COUNT: the answer comes through on_count (or on_closed). */
+NOSTRDEF int nostr_client_count(nostr_client *c, const char *sub, const nostr_filter *filters, size_t n,
+                                long long now_ms);
+/* Send ["AUTH", ev] with an AUTH event the app signed (no-key mode). */
+NOSTRDEF int nostr_client_auth(nostr_client *c, const nostr_event *ev);
+/* The last challenge received on this connection ("" when none). */
+NOSTRDEF const char *nostr_client_challenge(const nostr_client *c);
+
+/* ---- blocking: one relay connection over POSIX sockets (opt-in) ----
+ *
+ * A thin loop over nostr_client for programs that just want to talk to a
+ * relay: resolve (getaddrinfo), non-blocking connect and poll(2),
+ * CLOCK_MONOTONIC for the client's timers, time(NULL) for NIP-42 AUTH
+ * events. The only part of the library that touches sockets and clocks;
+ * define NOSTR_NO_BLOCKING to leave it out. One nostr_conn is used by one
+ * thread at a time.
+ *
+ *     nostr_conn *conn = nostr_conn_open(ctx, "wss://relay.example", 10000, NULL, &err);
+ *     nostr_conn_publish(conn, &ev, 10000, &accepted, msg, sizeof msg);
+ *     nostr_conn_query(conn, &filter, 1, 10000, print_event, NULL);
+ *     nostr_conn_close(conn);
+ *
+ * Every wait is bounded by its timeout_ms. While waiting, the connection
+ * is kept alive (pings) and, when it drops after having been open, it is
+ * re-established with the client's backoff (open subscriptions and
+ * unanswered publishes are re-sent); options.no_reconnect turns that off
+ * and makes waits fail with NOSTR_ERR_CLOSED. Live subscriptions deliver
+ * their events during every wait, nostr_conn_poll included. */
+
+#ifndef NOSTR_NO_BLOCKING
+
+typedef struct nostr_conn nostr_conn;
+
+/* Zeroed (or NULL) = defaults. client.answer_timeout_ms defaults to an
+ * hour here, so each call's timeout_ms is what bounds the wait. */
+typedef struct nostr_conn_options {
+    nostr_client_config client; /* keys (NIP-42), verify_events, TLS, ... */
+    int no_reconnect;           /* 1: a dropped connection stays down */
+    /* Where nostr_conn_open writes a readable description of a failure
+     * (e.g. "could not connect: Connection refused"), or NULL. */
+    char *error_text;
+    size_t error_text_cap;
+} nostr_conn_options;
+
+/* An event of a query or a live subscription: return 0 to go on, non-zero
+ * to stop (a query then returns NOSTR_OK early; a live subscription ends
+ * the current nostr_conn_poll). */
+typedef int (*nostr_conn_event_fn)(void *user, const nostr_event *ev, const char *json, size_t len);
+
+/* Connect to a ws:// or wss:// URL and wait until the WebSocket is open.
+ * NULL on failure with err: NOSTR_ERR_ARG (bad URL), NOSTR_ERR_NET (name
+ * resolution, connection refused...), NOSTR_ERR_TLS, NOSTR_ERR_HTTP (no
+ * 101), NOSTR_ERR_TIMEOUT, NOSTR_ERR_CLOSED; the details go to
+ * opts->error_text. */
+NOSTRDEF nostr_conn *nostr_conn_open(nostr_ctx *ctx, const char *url, int timeout_ms, const nostr_conn_options *opts,
+                                     nostr_error *err);
+/* Close the WebSocket (a short flush) and free everything. NULL is fine. */
+NOSTRDEF void nostr_conn_close(nostr_conn *conn);
+
+/* Publish and wait for the relay's OK: NOSTR_OK with *accepted and the
+ * relay's message in msg (truncated to msgcap, NUL-terminated; msg may be
+ * NULL), NOSTR_ERR_TIMEOUT, NOSTR_ERR_CLOSED, or the client's error. */
+NOSTRDEF int nostr_conn_publish(nostr_conn *conn, const nostr_event *ev, int timeout_ms, int *accepted, char *msg,
+                                size_t msgcap);
+/* REQ with a fresh subscription id; cb gets every stored event until EOSE,
+ * then the subscription is closed. NOSTR_OK at EOSE (or when cb stopped),
+ * NOSTR_ERR_CLOSED when the relay answered CLOSED (its message is
+ * nostr_conn_last_error), NOSTR_ERR_TIMEOUT. */
+NOSTRDEF int nostr_conn_query(nostr_conn *conn, const nostr_filter *filters, size_t n, int timeout_ms,
+                              nostr_conn_event_fn cb, void *user);
+/* NIP-45 COUNT. NOSTR_OK with *count (and *approximate, may be NULL). */
+NOSTRDEF int nostr_conn_count(nostr_conn *conn, const nostr_filter *filters, size_t n, int timeout_ms,
+                              unsigned long long *count, int *approximate);
+/* Open a subscription that stays open: stored events, then live ones,
+ * all delivered to cb during nostr_conn_poll (and other waits). sub_out
+ * (65 bytes, may be NULL) receives the subscription id. */
+NOSTRDEF int nostr_conn_subscribe_live(nostr_conn *conn, const nostr_filter *filters, size_t n, nostr_conn_event_fn cb,
+                                       void *user, char *sub_out);
+NOSTRDEF int nostr_conn_unsubscribe(nostr_conn *conn, const char *sub);
+/* Wait up to timeout_ms for traffic and deliver it. NOSTR_OK (also when a
+ * signal interrupted the wait, or an event callback asked to stop),
+ * NOSTR_ERR_CLOSED when the connection is down for good. */
+NOSTRDEF int nostr_conn_poll(nostr_conn *conn, int timeout_ms);
+/* 1 while the WebSocket is open. */
+NOSTRDEF int nostr_conn_is_open(const nostr_conn *conn);
+/* The last failure, CLOSED message or error the relay caused ("" if none). */
+NOSTRDEF const char *nostr_conn_last_error(const nostr_conn *conn);
+/* The last NOTICE ("" if none). */
+NOSTRDEF const char *nostr_conn_last_notice(const nostr_conn *conn);
+/* The underlying client, e.g. to read its state. */
+NOSTRDEF nostr_client *nostr_conn_client(nostr_conn *conn);
+
+#endif /* NOSTR_NO_BLOCKING */
 
 #ifdef __cplusplus
 }
@@ -815,6 +1624,7 @@ NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, co
     !defined(__FreeBSD__) && !defined(__OpenBSD__) && !defined(__NetBSD__)
 #error "nostr.h: define _POSIX_C_SOURCE 200809L before any #include in the implementation file, or NOSTR_NO_BLOCKING"
 #endif
+#include <errno.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -5150,13 +5960,4099 @@ NOSTRDEF int nostr_build_auth(nostr_event *ev, nostr_arena *a, long long now, co
 
 /* ---- http: implementation ---- */
 
+/* Parser states. The header section is collected whole in p->head (it is
+ * bounded by max_header_bytes), each line checked as soon as its CRLF
+ * arrives; at the blank line a second pass copies the strings into the
+ * arena and decides the body framing. Body bytes go to p->body. */
+enum {
+    NOSTR__HTTP_HEAD = 0,
+    NOSTR__HTTP_BODY_LENGTH,   /* Content-Length bytes left in p->remaining */
+    NOSTR__HTTP_BODY_EOF,      /* response body delimited by the close */
+    NOSTR__HTTP_CHUNK_SIZE,    /* hex digits of a chunk-size line */
+    NOSTR__HTTP_CHUNK_BWS,     /* spaces after the size, before ';' or CR */
+    NOSTR__HTTP_CHUNK_EXT,     /* chunk extension: ignored up to CR */
+    NOSTR__HTTP_CHUNK_SIZE_LF, /* LF ending the chunk-size line */
+    NOSTR__HTTP_CHUNK_DATA,
+    NOSTR__HTTP_CHUNK_DATA_CR, /* CRLF after the chunk data */
+    NOSTR__HTTP_CHUNK_DATA_LF,
+    NOSTR__HTTP_TRAILER,       /* trailer fields after the last chunk: skipped */
+    NOSTR__HTTP_DONE,
+    NOSTR__HTTP_ERROR
+};
+
+#define NOSTR__HTTP_DEFAULT_HEADER_BYTES 8192
+#define NOSTR__HTTP_DEFAULT_HEADERS 64
+#define NOSTR__HTTP_DEFAULT_BODY (1024 * 1024)
+#define NOSTR__HTTP_MAX_CHUNK_LINE 1024 /* chunk size + extensions */
+#define NOSTR__HTTP_KEEP_BUFFER 65536   /* reset frees bigger buffers */
+
+/* tchar from RFC 9110 section 5.6.2: method and field-name characters. */
+static int nostr__http_is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Control characters that may never appear in a header section (HTAB is
+ * allowed in field values; CR and LF are handled as line endings). */
+static int nostr__http_is_ctl(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+static unsigned char nostr__http_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static int nostr__http_ieq(const char *a, size_t alen, const char *b)
+{
+    size_t i;
+    for (i = 0; i < alen; i++) {
+        if (!b[i] || nostr__http_lower((unsigned char)a[i]) != nostr__http_lower((unsigned char)b[i])) return 0;
+    }
+    return b[alen] == 0;
+}
+
+static int nostr__http_fail(nostr_http_parser *p, int code, int hint, size_t offset, const char *msg)
+{
+    p->state = NOSTR__HTTP_ERROR;
+    p->result = code;
+    p->status_hint = hint;
+    p->err.code = code;
+    p->err.offset = offset;
+    p->err.msg = msg;
+    return code;
+}
+
+static int nostr__http_nomem(nostr_http_parser *p, size_t offset)
+{
+    return nostr__http_fail(p, NOSTR_ERR_NOMEM, 500, offset, "out of memory");
+}
+
+static int nostr__http_bad(nostr_http_parser *p, size_t offset, const char *msg)
+{
+    return nostr__http_fail(p, NOSTR_ERR_HTTP, 400, offset, msg);
+}
+
+/* ---- init / reset ---- */
+
+static void nostr__http_clear_message(nostr_http_parser *p)
+{
+    nostr_http_message *m = &p->msg;
+    m->is_response = p->kind == NOSTR_HTTP_RESPONSE;
+    m->version_minor = 0;
+    m->method.ptr = m->target.ptr = m->path.ptr = m->query.ptr = m->reason.ptr = m->body.ptr = "";
+    m->method.len = m->target.len = m->path.len = m->query.len = m->reason.len = m->body.len = 0;
+    m->status = 0;
+    m->headers = NULL;
+    m->header_count = 0;
+    m->content_length = -1;
+    m->chunked = m->keep_alive = m->upgrade = 0;
+}
+
+static void nostr__http_clear_state(nostr_http_parser *p)
+{
+    p->status_hint = 0;
+    p->err.code = 0;
+    p->err.offset = 0;
+    p->err.msg = NULL;
+    p->state = NOSTR__HTTP_HEAD;
+    p->no_body = p->saw_start = p->prev_cr = 0;
+    p->result = 0;
+    p->total = p->line_start = p->fields = p->chunk_line = p->trailer_bytes = 0;
+    p->remaining = 0;
+    p->chunk_digits = 0;
+    nostr__http_clear_message(p);
+}
+
+NOSTRDEF void nostr_http_parser_init(nostr_http_parser *p, int kind, const nostr_http_config *cfg)
+{
+    memset(p, 0, sizeof *p);
+    if (cfg) p->cfg = *cfg;
+    if (!p->cfg.max_header_bytes) p->cfg.max_header_bytes = NOSTR__HTTP_DEFAULT_HEADER_BYTES;
+    if (!p->cfg.max_headers) p->cfg.max_headers = NOSTR__HTTP_DEFAULT_HEADERS;
+    if (!p->cfg.max_body) p->cfg.max_body = NOSTR__HTTP_DEFAULT_BODY;
+    p->kind = kind == NOSTR_HTTP_RESPONSE ? NOSTR_HTTP_RESPONSE : NOSTR_HTTP_REQUEST;
+    nostr_buf_init(&p->head, p->cfg.al);
+    nostr_buf_init(&p->body, p->cfg.al);
+    nostr_arena_init(&p->arena, NULL, 0, p->cfg.al);
+    nostr__http_clear_state(p);
+}
+
+NOSTRDEF void nostr_http_parser_reset(nostr_http_parser *p)
+{
+    /* A long-lived connection should not keep a one-off 1 MiB body. */
+    if (p->body.cap > NOSTR__HTTP_KEEP_BUFFER) nostr_buf_free(&p->body);
+    if (p->head.cap > NOSTR__HTTP_KEEP_BUFFER) nostr_buf_free(&p->head);
+    nostr_buf_clear(&p->head);
+    nostr_buf_clear(&p->body);
+    nostr_arena_reset(&p->arena);
+    nostr__http_clear_state(p);
+}
+
+NOSTRDEF void nostr_http_parser_free(nostr_http_parser *p)
+{
+    nostr_buf_free(&p->head);
+    nostr_buf_free(&p->body);
+    nostr_arena_free(&p->arena);
+    nostr__http_clear_state(p);
+}
+
+NOSTRDEF void nostr_http_parser_no_body(nostr_http_parser *p)
+{
+    p->no_body = 1;
+}
+
+/* ---- start line and field lines ---- */
+
+/* Offsets of the parts of a start line, relative to the line. */
+typedef struct nostr__http_start {
+    size_t method_len, target_off, target_len, reason_off, reason_len;
+    int minor, status;
+} nostr__http_start;
+
+/* "HTTP/1.x" at l[0..8): 0 if fine, else an error (505 for another
+ * major version). `at` is the line's offset for error reports. */
+static int nostr__http_version(nostr_http_parser *p, const char *l, size_t n, size_t at, int *minor)
+{
+    if (n < 8 || memcmp(l, "HTTP/", 5) != 0 || l[6] != '.' || l[5] < '0' || l[5] > '9' || l[7] < '0' || l[7] > '9')
+        return nostr__http_bad(p, at, "malformed HTTP version");
+    if (l[5] != '1') return nostr__http_fail(p, NOSTR_ERR_HTTP, 505, at, "unsupported HTTP version");
+    *minor = l[7] - '0';
+    return 0;
+}
+
+/* request-line = method SP request-target SP HTTP-version */
+static int nostr__http_request_line(nostr_http_parser *p, const char *l, size_t n, size_t at, nostr__http_start *st)
+{
+    size_t i = 0, t;
+    while (i < n && nostr__http_is_tchar((unsigned char)l[i])) i++;
+    if (i == 0 || i >= n || l[i] != ' ') return nostr__http_bad(p, at + i, "malformed method");
+    st->method_len = i;
+    t = ++i;
+    /* request-target: visible ASCII only (RFC 3986 characters, plus the
+     * few unsafe ones browsers still send); never spaces or controls */
+    while (i < n && (unsigned char)l[i] > 0x20 && (unsigned char)l[i] < 0x7f) i++;
+    if (i == t || i >= n || l[i] != ' ') return nostr__http_bad(p, at + i, "malformed request target");
+    st->target_off = t;
+    st->target_len = i - t;
+    i++;
+    if (n - i != 8) return nostr__http_bad(p, at + i, "malformed HTTP version");
+    return nostr__http_version(p, l + i, n - i, at + i, &st->minor);
+}
+
+/* status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]. A missing
+ * "SP reason" is tolerated: some servers send "HTTP/1.1 200". */
+static int nostr__http_status_line(nostr_http_parser *p, const char *l, size_t n, size_t at, nostr__http_start *st)
+{
+    size_t i;
+    int rc = nostr__http_version(p, l, n, at, &st->minor);
+    if (rc) return rc;
+    if (n < 12 || l[8] != ' ') return nostr__http_bad(p, at + 8, "malformed status line");
+    for (i = 9; i < 12; i++) {
+        if (l[i] < '0' || l[i] > '9') return nostr__http_bad(p, at + i, "malformed status code");
+    }
+    st->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    if (st->status < 100) return nostr__http_bad(p, at + 9, "malformed status code");
+    if (n > 12 && l[12] != ' ') return nostr__http_bad(p, at + 12, "malformed status line");
+    /* the reason phrase may hold anything but controls, checked per byte */
+    st->reason_off = n > 12 ? 13 : 12;
+    st->reason_len = n - st->reason_off;
+    return 0;
+}
+
+/* field-line = field-name ":" OWS field-value OWS. Gives the name length
+ * and the trimmed value. */
+static int nostr__http_field_line(nostr_http_parser *p, const char *l, size_t n, size_t at, size_t *name_len,
+                                  size_t *value_off, size_t *value_len)
+{
+    size_t i = 0, end = n;
+    if (l[0] == ' ' || l[0] == '\t') return nostr__http_bad(p, at, "obsolete line folding");
+    while (i < n && nostr__http_is_tchar((unsigned char)l[i])) i++;
+    if (i < n && (l[i] == ' ' || l[i] == '\t')) return nostr__http_bad(p, at + i, "whitespace before colon");
+    if (i == 0 || i >= n || l[i] != ':') return nostr__http_bad(p, at + i, "malformed header field name");
+    *name_len = i++;
+    while (i < end && (l[i] == ' ' || l[i] == '\t')) i++;
+    while (end > i && (l[end - 1] == ' ' || l[end - 1] == '\t')) end--;
+    *value_off = i;
+    *value_len = end - i;
+    return 0;
+}
+
+/* A line of the header section is complete: check it now, so garbage is
+ * refused early; the copy happens once the whole section is in. */
+static int nostr__http_check_line(nostr_http_parser *p, const char *l, size_t n, size_t at)
+{
+    nostr__http_start st;
+    size_t a, b, c;
+    if (!p->saw_start) {
+        p->saw_start = 1;
+        return p->kind == NOSTR_HTTP_REQUEST ? nostr__http_request_line(p, l, n, at, &st)
+                                             : nostr__http_status_line(p, l, n, at, &st);
+    }
+    if (++p->fields > p->cfg.max_headers) return nostr__http_fail(p, NOSTR_ERR_HTTP, 431, at, "too many header fields");
+    return nostr__http_field_line(p, l, n, at, &a, &b, &c);
+}
+
+/* ---- end of the header section: copy out, decide the framing ---- */
+
+static int nostr__http_dup(nostr_http_parser *p, nostr_str *out, const char *s, size_t n)
+{
+    char *d = nostr_arena_strdup(&p->arena, s, n);
+    if (!d) return NOSTR_ERR_NOMEM;
+    out->ptr = d;
+    out->len = n;
+    return 0;
+}
+
+/* Copy the (already checked) start line and fields into msg. */
+static int nostr__http_copy_head(nostr_http_parser *p)
+{
+    const char *h = p->head.data;
+    size_t off = 0, k = 0, eol;
+    nostr__http_start st;
+    nostr_http_message *m = &p->msg;
+    while (h[off] == '\r') off += 2; /* skipped empty lines */
+    eol = (size_t)((const char *)memchr(h + off, '\n', p->head.len - off) - h) - 1;
+    memset(&st, 0, sizeof st);
+    if (p->kind == NOSTR_HTTP_REQUEST) {
+        const char *q;
+        nostr__http_request_line(p, h + off, eol - off, off, &st);
+        if (nostr__http_dup(p, &m->method, h + off, st.method_len)) return NOSTR_ERR_NOMEM;
+        if (nostr__http_dup(p, &m->target, h + off + st.target_off, st.target_len)) return NOSTR_ERR_NOMEM;
+        q = (const char *)memchr(m->target.ptr, '?', m->target.len);
+        m->path.len = q ? (size_t)(q - m->target.ptr) : m->target.len;
+        if (nostr__http_dup(p, &m->path, m->target.ptr, m->path.len)) return NOSTR_ERR_NOMEM;
+        if (q) m->query.ptr = q + 1; /* the tail of target is NUL-terminated already */
+        m->query.len = q ? m->target.len - m->path.len - 1 : 0;
+    } else {
+        nostr__http_status_line(p, h + off, eol - off, off, &st);
+        m->status = st.status;
+        if (nostr__http_dup(p, &m->reason, h + off + st.reason_off, st.reason_len)) return NOSTR_ERR_NOMEM;
+    }
+    m->version_minor = st.minor;
+    if (p->fields) {
+        m->headers = (nostr_http_header_field *)nostr_arena_alloc(&p->arena, p->fields * sizeof *m->headers);
+        if (!m->headers) return NOSTR_ERR_NOMEM;
+    }
+    for (off = eol + 2; k < p->fields; off = eol + 2, k++) {
+        size_t name_len, value_off, value_len;
+        eol = (size_t)((const char *)memchr(h + off, '\n', p->head.len - off) - h) - 1;
+        nostr__http_field_line(p, h + off, eol - off, off, &name_len, &value_off, &value_len);
+        if (nostr__http_dup(p, &m->headers[k].name, h + off, name_len)) return NOSTR_ERR_NOMEM;
+        if (nostr__http_dup(p, &m->headers[k].value, h + off + value_off, value_len)) return NOSTR_ERR_NOMEM;
+    }
+    m->header_count = p->fields;
+    return 0;
+}
+
+/* Walk a comma-separated list: the next non-empty element, trimmed. */
+static int nostr__http_list_next(const char **cur, const char *end, const char **el, size_t *el_len)
+{
+    const char *s = *cur;
+    while (s < end) {
+        const char *e = s, *t;
+        while (e < end && *e != ',') e++;
+        *cur = e < end ? e + 1 : e;
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        t = e;
+        while (t > s && (t[-1] == ' ' || t[-1] == '\t')) t--;
+        if (t > s) {
+            *el = s;
+            *el_len = (size_t)(t - s);
+            return 1;
+        }
+        s = *cur;
+    }
+    return 0;
+}
+
+/* What the fields say about framing and the connection. */
+typedef struct nostr__http_fields {
+    long long content_length; /* -1 none, -2 more than we could ever accept */
+    int te_seen, te_chunked, te_chunked_last, te_other;
+    int hosts, conn_close, conn_keep_alive, conn_upgrade, upgrade_field;
+} nostr__http_fields;
+
+/* Content-Length = 1*DIGIT. Returns 0 or an error; huge values become -2
+ * (a 413, not a 400: the syntax is fine). */
+static int nostr__http_content_length(nostr_http_parser *p, const nostr_str *v, long long *out)
+{
+    size_t i;
+    long long n = 0;
+    if (v->len == 0) return nostr__http_bad(p, p->head.len, "Content-Length is not a number");
+    for (i = 0; i < v->len; i++) {
+        unsigned char c = (unsigned char)v->ptr[i];
+        if (c < '0' || c > '9') return nostr__http_bad(p, p->head.len, "Content-Length is not a number");
+        if (n >= 0) n = n > 99999999999999LL ? -2 : n * 10 + (c - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+static int nostr__http_scan_fields(nostr_http_parser *p, nostr__http_fields *f)
+{
+    size_t k;
+    memset(f, 0, sizeof *f);
+    f->content_length = -1;
+    for (k = 0; k < p->msg.header_count; k++) {
+        const nostr_str *name = &p->msg.headers[k].name, *v = &p->msg.headers[k].value;
+        const char *cur = v->ptr, *end = v->ptr + v->len, *el;
+        size_t el_len;
+        if (nostr__http_ieq(name->ptr, name->len, "content-length")) {
+            long long n;
+            int rc = nostr__http_content_length(p, v, &n);
+            if (rc) return rc;
+            if (f->content_length != -1 && f->content_length != n)
+                return nostr__http_bad(p, p->head.len, "conflicting Content-Length fields");
+            f->content_length = n;
+        } else if (nostr__http_ieq(name->ptr, name->len, "transfer-encoding")) {
+            f->te_seen = 1;
+            while (nostr__http_list_next(&cur, end, &el, &el_len)) {
+                if (nostr__http_ieq(el, el_len, "chunked")) {
+                    if (f->te_chunked) return nostr__http_bad(p, p->head.len, "chunked applied twice");
+                    f->te_chunked = f->te_chunked_last = 1;
+                } else {
+                    f->te_other = 1;
+                    f->te_chunked_last = 0;
+                }
+            }
+        } else if (nostr__http_ieq(name->ptr, name->len, "host")) {
+            f->hosts++;
+        } else if (nostr__http_ieq(name->ptr, name->len, "connection")) {
+            while (nostr__http_list_next(&cur, end, &el, &el_len)) {
+                if (nostr__http_ieq(el, el_len, "close")) f->conn_close = 1;
+                if (nostr__http_ieq(el, el_len, "keep-alive")) f->conn_keep_alive = 1;
+                if (nostr__http_ieq(el, el_len, "upgrade")) f->conn_upgrade = 1;
+            }
+        } else if (nostr__http_ieq(name->ptr, name->len, "upgrade")) {
+            f->upgrade_field = 1;
+        }
+    }
+    return 0;
+}
+
+/* RFC 9112 section 6: which of Content-Length, chunked, nothing or the
+ * connection close delimits the body. */
+static int nostr__http_framing(nostr_http_parser *p, const nostr__http_fields *f)
+{
+    nostr_http_message *m = &p->msg;
+    size_t at = p->head.len;
+    int is_req = p->kind == NOSTR_HTTP_REQUEST;
+    if (f->te_seen) {
+        if (m->version_minor == 0) return nostr__http_bad(p, at, "Transfer-Encoding in an HTTP/1.0 message");
+        if (f->content_length != -1) return nostr__http_bad(p, at, "both Content-Length and Transfer-Encoding");
+        if (!f->te_chunked_last) return nostr__http_bad(p, at, "Transfer-Encoding does not end with chunked");
+        if (f->te_other) return nostr__http_fail(p, NOSTR_ERR_HTTP, 501, at, "unsupported transfer coding");
+    }
+    if (is_req && (f->hosts > 1 || (f->hosts == 0 && m->version_minor >= 1)))
+        return nostr__http_bad(p, at, f->hosts ? "more than one Host field" : "missing Host field");
+    m->content_length = f->content_length == -2 ? LLONG_MAX : f->content_length;
+    m->keep_alive = m->version_minor >= 1 ? !f->conn_close : (f->conn_keep_alive && !f->conn_close);
+    m->upgrade = is_req ? (f->conn_upgrade && f->upgrade_field) : m->status == 101;
+    if (!is_req && (p->no_body || m->status < 200 || m->status == 204 || m->status == 304)) {
+        return NOSTR_HTTP_DONE;
+    }
+    if (f->te_seen) {
+        m->chunked = 1;
+        p->state = NOSTR__HTTP_CHUNK_SIZE;
+        return NOSTR_HTTP_MORE;
+    }
+    if (f->content_length != -1) {
+        if (f->content_length == -2 || (unsigned long long)f->content_length > p->cfg.max_body)
+            return nostr__http_fail(p, NOSTR_ERR_HTTP, 413, at, "body too large");
+        if (f->content_length == 0) return NOSTR_HTTP_DONE;
+        if (nostr_buf_reserve(&p->body, (size_t)f->content_length)) return nostr__http_nomem(p, at);
+        p->remaining = (unsigned long long)f->content_length;
+        p->state = NOSTR__HTTP_BODY_LENGTH;
+        return NOSTR_HTTP_MORE;
+    }
+    if (is_req) return NOSTR_HTTP_DONE;
+    m->keep_alive = 0;
+    p->state = NOSTR__HTTP_BODY_EOF;
+    return NOSTR_HTTP_MORE;
+}
+
+static int nostr__http_head_done(nostr_http_parser *p)
+{
+    nostr__http_fields f;
+    int rc;
+    if (nostr__http_copy_head(p)) return nostr__http_nomem(p, p->head.len);
+    rc = nostr__http_scan_fields(p, &f);
+    if (rc) return rc;
+    return nostr__http_framing(p, &f);
+}
+
+/* p->head ends with a complete line: skip it (an empty line before the
+ * start line), check it, or end the header section (the blank line). */
+static int nostr__http_end_of_line(nostr_http_parser *p)
+{
+    const char *line = p->head.data + p->line_start;
+    size_t line_len = p->head.len - p->line_start - 2, at = p->line_start;
+    p->line_start = p->head.len;
+    if (line_len == 0) return p->saw_start ? nostr__http_head_done(p) : NOSTR_HTTP_MORE;
+    return nostr__http_check_line(p, line, line_len, at) ? p->result : NOSTR_HTTP_MORE;
+}
+
+/* Collect header bytes up to the blank line, one line at a time. */
+static int nostr__http_feed_head(nostr_http_parser *p, const unsigned char *s, size_t len, size_t *pos)
+{
+    size_t i = *pos, span = *pos;
+    int rc = NOSTR_HTTP_MORE;
+    while (i < len && rc == NOSTR_HTTP_MORE && p->state == NOSTR__HTTP_HEAD) {
+        unsigned char c = s[i];
+        size_t at = p->head.len + (i - span); /* == offset in the message */
+        if (at >= p->cfg.max_header_bytes)
+            return nostr__http_fail(p, NOSTR_ERR_HTTP, 431, at, "header section too large");
+        if (p->prev_cr && c != '\n') return nostr__http_bad(p, at, "CR not followed by LF");
+        if (c != '\r' && c != '\n' && nostr__http_is_ctl(c))
+            return nostr__http_bad(p, at, "control character in header section");
+        i++;
+        if (c == '\r') {
+            p->prev_cr = 1;
+        } else if (c == '\n') {
+            if (!p->prev_cr) return nostr__http_bad(p, at, "bare LF (lines must end with CRLF)");
+            p->prev_cr = 0;
+            if (nostr_buf_append(&p->head, s + span, i - span)) return nostr__http_nomem(p, at);
+            span = i;
+            rc = nostr__http_end_of_line(p);
+        }
+    }
+    if (rc == NOSTR_HTTP_MORE && p->state == NOSTR__HTTP_HEAD && i > span) {
+        if (nostr_buf_append(&p->head, s + span, i - span)) return nostr__http_nomem(p, p->head.len);
+    }
+    *pos = i;
+    return rc;
+}
+
+/* ---- body ---- */
+
+/* Append n body bytes; p->total is the offset of the first one. */
+static int nostr__http_take_body(nostr_http_parser *p, const unsigned char *s, size_t n)
+{
+    if (n > p->cfg.max_body - p->body.len)
+        return nostr__http_fail(p, NOSTR_ERR_HTTP, 413, p->total + (p->cfg.max_body - p->body.len), "body too large");
+    if (nostr_buf_append(&p->body, s, n)) return nostr__http_nomem(p, p->total);
+    return NOSTR_HTTP_MORE;
+}
+
+static int nostr__http_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c = nostr__http_lower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* One byte of chunk framing (size line, data CRLF, trailers); data bytes
+ * are taken in bulk by the caller. `at` is the byte's message offset. */
+static int nostr__http_chunk_byte(nostr_http_parser *p, unsigned char c, size_t at)
+{
+    int d;
+    switch (p->state) {
+    case NOSTR__HTTP_CHUNK_SIZE:
+        d = nostr__http_hexval(c);
+        if (d >= 0) {
+            if (p->remaining > (~0ULL >> 4))
+                return nostr__http_fail(p, NOSTR_ERR_HTTP, 413, at, "body too large");
+            p->remaining = p->remaining * 16 + (unsigned)d;
+            p->chunk_digits++;
+            if (p->remaining > p->cfg.max_body - p->body.len)
+                return nostr__http_fail(p, NOSTR_ERR_HTTP, 413, at, "body too large");
+            break;
+        }
+        if (p->chunk_digits == 0) return nostr__http_bad(p, at, "malformed chunk size");
+        p->state = NOSTR__HTTP_CHUNK_BWS;
+        /* fall through */
+    case NOSTR__HTTP_CHUNK_BWS:
+        if (c == ' ' || c == '\t') break;
+        if (c == ';') p->state = NOSTR__HTTP_CHUNK_EXT;
+        else if (c == '\r') p->state = NOSTR__HTTP_CHUNK_SIZE_LF;
+        else return nostr__http_bad(p, at, "malformed chunk size");
+        break;
+    case NOSTR__HTTP_CHUNK_EXT:
+        if (c == '\r') p->state = NOSTR__HTTP_CHUNK_SIZE_LF;
+        else if (nostr__http_is_ctl(c)) return nostr__http_bad(p, at, "control character in chunk extension");
+        break;
+    case NOSTR__HTTP_CHUNK_SIZE_LF:
+        if (c != '\n') return nostr__http_bad(p, at, "CR not followed by LF");
+        p->chunk_line = 0;
+        p->chunk_digits = 0;
+        p->state = p->remaining ? NOSTR__HTTP_CHUNK_DATA : NOSTR__HTTP_TRAILER;
+        return NOSTR_HTTP_MORE;
+    case NOSTR__HTTP_CHUNK_DATA_CR:
+        if (c != '\r') return nostr__http_bad(p, at, "chunk data not followed by CRLF");
+        p->state = NOSTR__HTTP_CHUNK_DATA_LF;
+        return NOSTR_HTTP_MORE;
+    case NOSTR__HTTP_CHUNK_DATA_LF:
+        if (c != '\n') return nostr__http_bad(p, at, "chunk data not followed by CRLF");
+        p->state = NOSTR__HTTP_CHUNK_SIZE;
+        return NOSTR_HTTP_MORE;
+    default: /* NOSTR__HTTP_TRAILER: check the line endings, skip the rest */
+        if (++p->trailer_bytes > p->cfg.max_header_bytes)
+            return nostr__http_fail(p, NOSTR_ERR_HTTP, 431, at, "trailer section too large");
+        if (p->prev_cr && c != '\n') return nostr__http_bad(p, at, "CR not followed by LF");
+        if (c == '\r') {
+            p->prev_cr = 1;
+        } else if (c == '\n') {
+            if (!p->prev_cr) return nostr__http_bad(p, at, "bare LF (lines must end with CRLF)");
+            p->prev_cr = 0;
+            if (p->chunk_line == 0) return NOSTR_HTTP_DONE;
+            p->chunk_line = 0;
+        } else if (nostr__http_is_ctl(c)) {
+            return nostr__http_bad(p, at, "control character in trailer");
+        } else if (p->chunk_line++ == 0 && (c == ' ' || c == '\t')) {
+            return nostr__http_bad(p, at, "obsolete line folding");
+        }
+        return NOSTR_HTTP_MORE;
+    }
+    if (++p->chunk_line > NOSTR__HTTP_MAX_CHUNK_LINE) return nostr__http_bad(p, at, "chunk-size line too long");
+    return NOSTR_HTTP_MORE;
+}
+
+/* Body bytes from s[*pos]; p->total is the offset of s[*pos]. */
+static int nostr__http_feed_body(nostr_http_parser *p, const unsigned char *s, size_t len, size_t *pos)
+{
+    size_t i = *pos, n = len - i;
+    int rc;
+    switch (p->state) {
+    case NOSTR__HTTP_BODY_EOF:
+        rc = nostr__http_take_body(p, s + i, n);
+        if (rc < 0) return rc;
+        *pos = len;
+        return NOSTR_HTTP_MORE;
+    case NOSTR__HTTP_BODY_LENGTH:
+    case NOSTR__HTTP_CHUNK_DATA:
+        if (n > p->remaining) n = (size_t)p->remaining;
+        rc = nostr__http_take_body(p, s + i, n);
+        if (rc < 0) return rc;
+        *pos = i + n;
+        p->remaining -= n;
+        if (p->remaining == 0) {
+            if (p->state == NOSTR__HTTP_BODY_LENGTH) return NOSTR_HTTP_DONE;
+            p->state = NOSTR__HTTP_CHUNK_DATA_CR;
+        }
+        return NOSTR_HTTP_MORE;
+    default:
+        rc = nostr__http_chunk_byte(p, s[i], p->total);
+        if (rc >= 0) *pos = i + 1;
+        return rc;
+    }
+}
+
+/* ---- feed ---- */
+
+static void nostr__http_finish_message(nostr_http_parser *p)
+{
+    if (p->body.len) {
+        p->msg.body.ptr = p->body.data;
+        p->msg.body.len = p->body.len;
+    }
+    p->state = NOSTR__HTTP_DONE;
+    p->result = NOSTR_HTTP_DONE;
+}
+
+NOSTRDEF int nostr_http_feed(nostr_http_parser *p, const void *data, size_t len, size_t *consumed)
+{
+    const unsigned char *s = (const unsigned char *)data;
+    size_t i = 0;
+    int rc = NOSTR_HTTP_MORE;
+    if (consumed) *consumed = 0;
+    if (p->state == NOSTR__HTTP_ERROR) return p->result;
+    if (p->state == NOSTR__HTTP_DONE || (!data && len)) return NOSTR_ERR_ARG;
+    while (i < len && rc == NOSTR_HTTP_MORE) {
+        size_t start = i;
+        if (p->state == NOSTR__HTTP_HEAD) rc = nostr__http_feed_head(p, s, len, &i);
+        else rc = nostr__http_feed_body(p, s, len, &i);
+        if (rc < 0) return rc;
+        p->total += i - start;
+    }
+    if (rc == NOSTR_HTTP_DONE) nostr__http_finish_message(p);
+    if (consumed) *consumed = i;
+    return rc;
+}
+
+NOSTRDEF int nostr_http_finish(nostr_http_parser *p)
+{
+    switch (p->state) {
+    case NOSTR__HTTP_DONE: return NOSTR_HTTP_DONE;
+    case NOSTR__HTTP_ERROR: return p->result;
+    case NOSTR__HTTP_BODY_EOF: nostr__http_finish_message(p); return NOSTR_HTTP_DONE;
+    default:
+        if (p->state == NOSTR__HTTP_HEAD && !p->saw_start && !p->prev_cr && p->line_start == p->head.len) {
+            /* nothing but (skipped) empty lines: a clean close between messages */
+            p->err.code = NOSTR_ERR_CLOSED;
+            p->err.offset = 0;
+            p->err.msg = "connection closed";
+            return NOSTR_ERR_CLOSED;
+        }
+        return nostr__http_bad(p, p->total, "connection closed in the middle of a message");
+    }
+}
+
+/* ---- header lookup ---- */
+
+NOSTRDEF const nostr_str *nostr_http_header(const nostr_http_message *msg, const char *name)
+{
+    size_t k;
+    for (k = 0; k < msg->header_count; k++) {
+        if (nostr__http_ieq(msg->headers[k].name.ptr, msg->headers[k].name.len, name)) return &msg->headers[k].value;
+    }
+    return NULL;
+}
+
+NOSTRDEF int nostr_http_header_has_token(const nostr_http_message *msg, const char *name, const char *token)
+{
+    size_t k;
+    for (k = 0; k < msg->header_count; k++) {
+        const nostr_str *v = &msg->headers[k].value;
+        const char *cur = v->ptr, *el;
+        size_t el_len;
+        if (!nostr__http_ieq(msg->headers[k].name.ptr, msg->headers[k].name.len, name)) continue;
+        while (nostr__http_list_next(&cur, v->ptr + v->len, &el, &el_len)) {
+            if (nostr__http_ieq(el, el_len, token)) return 1;
+        }
+    }
+    return 0;
+}
+
+NOSTRDEF int nostr_http_keep_alive(const nostr_http_message *msg)
+{
+    return msg->keep_alive;
+}
+
+/* ---- writers ---- */
+
+NOSTRDEF const char *nostr_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+    }
+}
+
+static int nostr__http_is_token(const char *s)
+{
+    if (!s || !*s) return 0;
+    for (; *s; s++) {
+        if (!nostr__http_is_tchar((unsigned char)*s)) return 0;
+    }
+    return 1;
+}
+
+/* Field values and reason phrases: no CR, LF or other controls, so a
+ * caller's string can never inject a field or end the header section. */
+static int nostr__http_is_text(const char *s)
+{
+    if (!s) return 0;
+    for (; *s; s++) {
+        if (nostr__http_is_ctl((unsigned char)*s)) return 0;
+    }
+    return 1;
+}
+
+static int nostr__http_is_target(const char *s)
+{
+    if (!s || !*s) return 0;
+    for (; *s; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) return 0;
+    }
+    return 1;
+}
+
+static int nostr__http_check_fields(const nostr_http_kv *h, size_t n)
+{
+    size_t k;
+    if (n && !h) return 0;
+    for (k = 0; k < n; k++) {
+        if (!nostr__http_is_token(h[k].name) || !nostr__http_is_text(h[k].value)) return 0;
+    }
+    return 1;
+}
+
+static int nostr__http_put_field(nostr_buf *out, const char *name, const char *value)
+{
+    int rc = nostr_buf_append_str(out, name);
+    if (!rc) rc = nostr_buf_append(out, ": ", 2);
+    if (!rc) rc = nostr_buf_append_str(out, value);
+    if (!rc) rc = nostr_buf_append(out, "\r\n", 2);
+    return rc;
+}
+
+/* The fields, Content-Length (when with_length), blank line and body. */
+static int nostr__http_put_tail(nostr_buf *out, const nostr_http_kv *h, size_t n, int with_length, const void *body,
+                                size_t body_len)
+{
+    size_t k;
+    int rc = 0;
+    for (k = 0; k < n && !rc; k++) rc = nostr__http_put_field(out, h[k].name, h[k].value);
+    if (!rc && with_length) {
+        rc = nostr_buf_append_str(out, "Content-Length: ");
+        if (!rc) rc = nostr_buf_append_u64(out, (unsigned long long)body_len);
+        if (!rc) rc = nostr_buf_append(out, "\r\n", 2);
+    }
+    if (!rc) rc = nostr_buf_append(out, "\r\n", 2);
+    if (!rc && body_len) rc = nostr_buf_append(out, body, body_len);
+    return rc;
+}
+
+/* Undo a partial write. */
+static int nostr__http_rollback(nostr_buf *out, size_t len, int rc)
+{
+    if (rc && out->len > len) {
+        out->len = len;
+        out->data[len] = 0;
+    }
+    return rc;
+}
+
+NOSTRDEF int nostr_http_write_request(nostr_buf *out, const char *method, const char *host, const char *target,
+                                      const nostr_http_kv *headers, size_t header_count, const void *body,
+                                      size_t body_len)
+{
+    size_t start;
+    int rc;
+    if (!out || !nostr__http_is_token(method) || !nostr__http_is_target(target) || (host && !nostr__http_is_text(host)) ||
+        !nostr__http_check_fields(headers, header_count) || (body_len && !body))
+        return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr_buf_append_str(out, method);
+    if (!rc) rc = nostr_buf_append_char(out, ' ');
+    if (!rc) rc = nostr_buf_append_str(out, target);
+    if (!rc) rc = nostr_buf_append(out, " HTTP/1.1\r\n", 11);
+    if (!rc && host) rc = nostr__http_put_field(out, "Host", host);
+    if (!rc) rc = nostr__http_put_tail(out, headers, header_count, body != NULL, body, body_len);
+    return nostr__http_rollback(out, start, rc);
+}
+
+NOSTRDEF int nostr_http_write_response(nostr_buf *out, int status, const char *reason, const char *content_type,
+                                       const nostr_http_kv *headers, size_t header_count, const void *body,
+                                       size_t body_len, int keep_alive)
+{
+    size_t start;
+    int rc, bodyless = status < 200 || status == 204 || status == 304;
+    if (!reason) reason = nostr_http_reason(status);
+    if (!out || status < 100 || status > 999 || !nostr__http_is_text(reason) ||
+        (content_type && !nostr__http_is_text(content_type)) || !nostr__http_check_fields(headers, header_count) ||
+        (body_len && (!body || bodyless)))
+        return NOSTR_ERR_ARG;
+    start = out->len;
+    rc = nostr_buf_append(out, "HTTP/1.1 ", 9);
+    if (!rc) rc = nostr_buf_append_u64(out, (unsigned long long)status);
+    if (!rc) rc = nostr_buf_append_char(out, ' ');
+    if (!rc) rc = nostr_buf_append_str(out, reason);
+    if (!rc) rc = nostr_buf_append(out, "\r\n", 2);
+    if (!rc && content_type) rc = nostr__http_put_field(out, "Content-Type", content_type);
+    if (!rc && !keep_alive && status >= 200) rc = nostr__http_put_field(out, "Connection", "close");
+    if (!rc) rc = nostr__http_put_tail(out, headers, header_count, !bodyless, body, body_len);
+    return nostr__http_rollback(out, start, rc);
+}
+
+/* ---- query strings ---- */
+
+NOSTRDEF int nostr_http_percent_decode(nostr_buf *out, const char *s, size_t len, int plus_as_space)
+{
+    size_t i, n = 0;
+    char *d;
+    int rc;
+    for (i = 0; i < len; i++) {
+        if (s[i] != '%') continue;
+        if (len - i < 3 || nostr__http_hexval((unsigned char)s[i + 1]) < 0 || nostr__http_hexval((unsigned char)s[i + 2]) < 0)
+            return NOSTR_ERR_HTTP;
+    }
+    rc = nostr_buf_reserve(out, len);
+    if (rc) return rc;
+    d = out->data + out->len;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            c = (char)(nostr__http_hexval((unsigned char)s[i + 1]) * 16 + nostr__http_hexval((unsigned char)s[i + 2]));
+            i += 2;
+        } else if (c == '+' && plus_as_space) {
+            c = ' ';
+        }
+        d[n++] = c;
+    }
+    out->len += n;
+    out->data[out->len] = 0;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_http_percent_encode(nostr_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i, start = out->len;
+    int rc = 0;
+    for (i = 0; i < len && !rc; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            rc = nostr_buf_append_char(out, (char)c);
+        } else {
+            char esc[3];
+            esc[0] = '%';
+            esc[1] = hex[c >> 4];
+            esc[2] = hex[c & 15];
+            rc = nostr_buf_append(out, esc, 3);
+        }
+    }
+    return nostr__http_rollback(out, start, rc);
+}
+
+NOSTRDEF void nostr_http_query_begin(nostr_http_query_iter *it, const char *s, size_t len, int is_query)
+{
+    const char *end = s + len, *hash;
+    if (!is_query) {
+        const char *q = (const char *)memchr(s, '?', len);
+        s = q ? q + 1 : end;
+    }
+    hash = (const char *)memchr(s, '#', (size_t)(end - s));
+    it->p = s;
+    it->end = hash ? hash : end;
+}
+
+NOSTRDEF int nostr_http_query_next(nostr_http_query_iter *it, nostr_str *raw_name, nostr_str *raw_value)
+{
+    while (it->p < it->end) {
+        const char *s = it->p, *amp = (const char *)memchr(s, '&', (size_t)(it->end - s));
+        const char *e = amp ? amp : it->end, *eq;
+        it->p = amp ? amp + 1 : it->end;
+        if (e == s) continue; /* "a=1&&b=2" */
+        eq = (const char *)memchr(s, '=', (size_t)(e - s));
+        raw_name->ptr = s;
+        raw_name->len = (size_t)((eq ? eq : e) - s);
+        raw_value->ptr = eq ? eq + 1 : e;
+        raw_value->len = eq ? (size_t)(e - eq - 1) : 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Does the encoded `raw` decode to the C string `name`? A bad escape is
+ * no match. */
+static int nostr__http_name_matches(const nostr_str *raw, const char *name)
+{
+    size_t i = 0;
+    for (; i < raw->len; i++, name++) {
+        int c = (unsigned char)raw->ptr[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi, lo;
+            if (raw->len - i < 3) return 0;
+            hi = nostr__http_hexval((unsigned char)raw->ptr[i + 1]);
+            lo = nostr__http_hexval((unsigned char)raw->ptr[i + 2]);
+            if (hi < 0 || lo < 0) return 0;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (!*name || (unsigned char)*name != c) return 0;
+    }
+    return *name == 0;
+}
+
+NOSTRDEF int nostr_http_query_param(const char *target, size_t target_len, const char *name, nostr_buf *out)
+{
+    nostr_http_query_iter it;
+    nostr_str n, v;
+    int rc;
+    nostr_http_query_begin(&it, target, target_len, 0);
+    while (nostr_http_query_next(&it, &n, &v)) {
+        if (!nostr__http_name_matches(&n, name)) continue;
+        rc = nostr_http_percent_decode(out, v.ptr, v.len, 1);
+        return rc ? rc : 1;
+    }
+    return 0;
+}
+
 /* ---- websocket: implementation ---- */
 
-/* ---- tls: implementation ---- */
+#define NOSTR__WS_DEFAULT_MAX (1u << 20)
+#define NOSTR__WS_RX_HEADER 0
+#define NOSTR__WS_RX_PAYLOAD 1
+/* Frames up to this size go out in one send call (header + payload copied
+ * together); bigger ones are sent as header, then payload chunks. */
+#define NOSTR__WS_TX_CHUNK 8192
 
-/* ---- client: implementation ---- */
+static const char nostr__ws_empty[1] = "";
 
-/* ---- blocking: implementation ---- */
+/* ---- SHA-1 (only for Sec-WebSocket-Accept; not used for security) ---- */
+
+typedef struct nostr__ws_sha1 {
+    uint32_t h[5];
+    unsigned char block[64];
+    size_t block_len;
+    uint64_t total;
+} nostr__ws_sha1;
+
+static uint32_t nostr__ws_rol(uint32_t x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+static void nostr__ws_sha1_init(nostr__ws_sha1 *s)
+{
+    s->h[0] = 0x67452301u;
+    s->h[1] = 0xEFCDAB89u;
+    s->h[2] = 0x98BADCFEu;
+    s->h[3] = 0x10325476u;
+    s->h[4] = 0xC3D2E1F0u;
+    s->block_len = 0;
+    s->total = 0;
+}
+
+static void nostr__ws_sha1_block(nostr__ws_sha1 *s, const unsigned char *p)
+{
+    uint32_t w[80], a, b, c, d, e, f, k, t;
+    int i;
+    for (i = 0; i < 16; i++)
+        w[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) |
+               (uint32_t)p[4 * i + 3];
+    for (i = 16; i < 80; i++) w[i] = nostr__ws_rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    a = s->h[0];
+    b = s->h[1];
+    c = s->h[2];
+    d = s->h[3];
+    e = s->h[4];
+    for (i = 0; i < 80; i++) {
+        if (i < 20) {
+            f = (b & c) | (~b & d);
+            k = 0x5A827999u;
+        } else if (i < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ED9EBA1u;
+        } else if (i < 60) {
+            f = (b & c) | (b & d) | (c & d);
+            k = 0x8F1BBCDCu;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xCA62C1D6u;
+        }
+        t = nostr__ws_rol(a, 5) + f + e + k + w[i];
+        e = d;
+        d = c;
+        c = nostr__ws_rol(b, 30);
+        b = a;
+        a = t;
+    }
+    s->h[0] += a;
+    s->h[1] += b;
+    s->h[2] += c;
+    s->h[3] += d;
+    s->h[4] += e;
+}
+
+static void nostr__ws_sha1_update(nostr__ws_sha1 *s, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    s->total += n;
+    while (n > 0) {
+        size_t take = 64 - s->block_len;
+        if (take > n) take = n;
+        memcpy(s->block + s->block_len, p, take);
+        s->block_len += take;
+        p += take;
+        n -= take;
+        if (s->block_len == 64) {
+            nostr__ws_sha1_block(s, s->block);
+            s->block_len = 0;
+        }
+    }
+}
+
+static void nostr__ws_sha1_final(nostr__ws_sha1 *s, unsigned char out[20])
+{
+    uint64_t bits = s->total * 8;
+    unsigned char pad = 0x80, zero = 0, len_be[8];
+    int i;
+    for (i = 0; i < 8; i++) len_be[i] = (unsigned char)(bits >> (56 - 8 * i));
+    nostr__ws_sha1_update(s, &pad, 1);
+    while (s->block_len != 56) nostr__ws_sha1_update(s, &zero, 1);
+    nostr__ws_sha1_update(s, len_be, 8);
+    for (i = 0; i < 20; i++) out[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+NOSTRDEF void nostr_ws_accept_key(const char *key, size_t len, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    nostr__ws_sha1 s;
+    unsigned char digest[20];
+    char mem[32];
+    nostr_buf b;
+    nostr__ws_sha1_init(&s);
+    nostr__ws_sha1_update(&s, key, len);
+    nostr__ws_sha1_update(&s, guid, sizeof guid - 1);
+    nostr__ws_sha1_final(&s, digest);
+    nostr_buf_init_fixed(&b, mem, sizeof mem);
+    /* 20 bytes encode to exactly 28 characters: a 32-byte buffer suffices */
+    if (nostr_base64_encode(digest, sizeof digest, &b) != NOSTR_OK || b.len != 28) {
+        out[0] = 0;
+        return;
+    }
+    memcpy(out, b.data, 28);
+    out[28] = 0;
+}
+
+/* ---- framer: shared helpers ---- */
+
+/* XOR n bytes with the masking key, starting at offset pos of the payload.
+ * dst may equal src. Eight bytes at a time: the key repeats every 4. */
+static void nostr__ws_mask(unsigned char *dst, const unsigned char *src, size_t n, const unsigned char key[4],
+                           uint64_t pos)
+{
+    unsigned char k[8];
+    uint64_t k64, w;
+    size_t i = 0;
+    int j;
+    for (j = 0; j < 8; j++) k[j] = key[(pos + (uint64_t)j) & 3];
+    memcpy(&k64, k, 8);
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, src + i, 8);
+        w ^= k64;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++) dst[i] = (unsigned char)(src[i] ^ k[i & 7]);
+}
+
+NOSTRDEF int nostr_ws_close_code_valid(int code)
+{
+    if (code >= 1000 && code <= 1003) return 1;
+    if (code >= 1007 && code <= 1011) return 1;
+    return code >= 3000 && code <= 4999;
+}
+
+NOSTRDEF int nostr_ws_state(const nostr_ws *ws)
+{
+    return ws->state;
+}
+
+/* Enter CLOSED and report on_close exactly once. */
+static void nostr__ws_finish(nostr_ws *ws, int code, const char *reason, size_t len)
+{
+    ws->state = NOSTR_WS_CLOSED;
+    if (ws->close_reported) return;
+    ws->close_reported = 1;
+    ws->close_code = code;
+    if (ws->cb.on_close) ws->cb.on_close(ws->cb.user, code, reason ? reason : nostr__ws_empty, len);
+}
+
+static int nostr__ws_write(nostr_ws *ws, const void *p, size_t n)
+{
+    int rc = ws->cb.send(ws->cb.user, p, n);
+    if (rc == 0) return NOSTR_OK;
+    nostr__ws_finish(ws, NOSTR_WS_CLOSE_ABNORMAL, NULL, 0);
+    return rc < 0 ? rc : NOSTR_ERR_NET;
+}
+
+static int nostr__ws_next_mask(nostr_ws *ws, unsigned char key[4])
+{
+    if (ws->mask_pool_used + 4 > sizeof ws->mask_pool) {
+        int rc;
+        if (ws->cfg.rng)
+            rc = ws->cfg.rng(ws->cfg.rng_user, ws->mask_pool, sizeof ws->mask_pool);
+        else
+            rc = nostr_random(ws->cfg.ctx, ws->mask_pool, sizeof ws->mask_pool);
+        if (rc != 0) return NOSTR_ERR_RNG;
+        ws->mask_pool_used = 0;
+    }
+    memcpy(key, ws->mask_pool + ws->mask_pool_used, 4);
+    ws->mask_pool_used += 4;
+    return NOSTR_OK;
+}
+
+/* Write the header of a frame into hdr; returns its size (2 to 14). */
+static size_t nostr__ws_header(unsigned char *hdr, int opcode, int fin, uint64_t len, const unsigned char *mask)
+{
+    size_t n = 2;
+    int i;
+    hdr[0] = (unsigned char)((fin ? 0x80 : 0) | opcode);
+    hdr[1] = (unsigned char)(mask ? 0x80 : 0);
+    if (len <= 125) {
+        hdr[1] |= (unsigned char)len;
+    } else if (len <= 0xFFFF) {
+        hdr[1] |= 126;
+        hdr[2] = (unsigned char)(len >> 8);
+        hdr[3] = (unsigned char)len;
+        n = 4;
+    } else {
+        hdr[1] |= 127;
+        for (i = 0; i < 8; i++) hdr[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+        n = 10;
+    }
+    if (mask) {
+        memcpy(hdr + n, mask, 4);
+        n += 4;
+    }
+    return n;
+}
+
+/* Frame and send one frame; masks it in the client role. Small frames go
+ * out in one send call; big ones in chunks of a stack buffer, so nothing
+ * is allocated. */
+static int nostr__ws_send_raw(nostr_ws *ws, int opcode, int fin, const void *data, size_t len)
+{
+    unsigned char buf[NOSTR__WS_TX_CHUNK + 14], key[4];
+    const unsigned char *src = (const unsigned char *)data;
+    int masked = ws->role == NOSTR_WS_CLIENT, rc;
+    size_t hlen, done = 0;
+    if (masked && (rc = nostr__ws_next_mask(ws, key)) != NOSTR_OK) return rc;
+    hlen = nostr__ws_header(buf, opcode, fin, len, masked ? key : NULL);
+    if (!masked && len > NOSTR__WS_TX_CHUNK) {
+        rc = nostr__ws_write(ws, buf, hlen);
+        return rc ? rc : nostr__ws_write(ws, src, len);
+    }
+    /* first chunk shares the buffer with the header */
+    while (1) {
+        size_t room = sizeof buf - hlen, take = len - done < room ? len - done : room;
+        if (take) {
+            if (masked)
+                nostr__ws_mask(buf + hlen, src + done, take, key, done);
+            else
+                memcpy(buf + hlen, src + done, take);
+        }
+        if ((rc = nostr__ws_write(ws, buf, hlen + take)) != NOSTR_OK) return rc;
+        done += take;
+        hlen = 0;
+        if (done >= len) return NOSTR_OK;
+    }
+}
+
+static int nostr__ws_can_send(const nostr_ws *ws)
+{
+    return ws->state == NOSTR_WS_OPEN && !ws->close_sent;
+}
+
+static int nostr__ws_send_close_frame(nostr_ws *ws, int code, const char *reason, size_t len)
+{
+    unsigned char body[125];
+    size_t n = 0;
+    if (code) {
+        body[0] = (unsigned char)(code >> 8);
+        body[1] = (unsigned char)code;
+        memcpy(body + 2, reason, len);
+        n = 2 + len;
+    }
+    ws->close_sent = 1;
+    return nostr__ws_send_raw(ws, NOSTR_WS_OP_CLOSE, 1, body, n);
+}
+
+/* This side fails the connection: send the close frame (if none was sent
+ * yet), go CLOSED, report the code. */
+static int nostr__ws_fail(nostr_ws *ws, int code, const char *why, int err)
+{
+    ws->error = why;
+    if (!ws->close_sent && ws->state != NOSTR_WS_CLOSED)
+        (void)nostr__ws_send_close_frame(ws, code, why, strlen(why));
+    nostr__ws_finish(ws, code, why, strlen(why));
+    return err;
+}
+
+/* ---- framer: public API ---- */
+
+NOSTRDEF int nostr_ws_init(nostr_ws *ws, int role, const nostr_ws_config *cfg, const nostr_ws_callbacks *cb)
+{
+    if (!ws) return NOSTR_ERR_ARG;
+    memset(ws, 0, sizeof *ws);
+    if ((role != NOSTR_WS_SERVER && role != NOSTR_WS_CLIENT) || !cb || !cb->send) return NOSTR_ERR_ARG;
+    if (cfg) ws->cfg = *cfg;
+    if (role == NOSTR_WS_CLIENT && !ws->cfg.rng && !ws->cfg.ctx) return NOSTR_ERR_ARG;
+    if (!ws->cfg.max_frame) ws->cfg.max_frame = NOSTR__WS_DEFAULT_MAX;
+    if (!ws->cfg.max_message) ws->cfg.max_message = NOSTR__WS_DEFAULT_MAX;
+    ws->role = role;
+    ws->cb = *cb;
+    ws->state = NOSTR_WS_OPEN;
+    ws->rx_stage = NOSTR__WS_RX_HEADER;
+    ws->rx_hdr_need = 2;
+    ws->mask_pool_used = sizeof ws->mask_pool;
+    return NOSTR_OK;
+}
+
+NOSTRDEF void nostr_ws_free(nostr_ws *ws)
+{
+    if (!ws) return;
+    if (ws->msg) nostr_free(&ws->cfg.allocator, ws->msg);
+    ws->msg = NULL;
+    ws->msg_cap = ws->msg_len = 0;
+}
+
+NOSTRDEF int nostr_ws_send_frame(nostr_ws *ws, int opcode, int fin, const void *data, size_t len)
+{
+    if (!nostr__ws_can_send(ws)) return NOSTR_ERR_CLOSED;
+    if (len && !data) return NOSTR_ERR_ARG;
+    if (opcode == NOSTR_WS_OP_TEXT || opcode == NOSTR_WS_OP_BINARY) {
+        if (ws->tx_frag_opcode) return NOSTR_ERR_ARG;
+    } else if (opcode == NOSTR_WS_OP_CONT) {
+        if (!ws->tx_frag_opcode) return NOSTR_ERR_ARG;
+    } else {
+        return NOSTR_ERR_ARG;
+    }
+    ws->tx_frag_opcode = fin ? 0 : (opcode == NOSTR_WS_OP_CONT ? ws->tx_frag_opcode : opcode);
+    return nostr__ws_send_raw(ws, opcode, fin ? 1 : 0, data, len);
+}
+
+NOSTRDEF int nostr_ws_send_text(nostr_ws *ws, const char *text, size_t len)
+{
+    if (!nostr__ws_can_send(ws)) return NOSTR_ERR_CLOSED;
+    if (len && !text) return NOSTR_ERR_ARG;
+    if (!nostr_utf8_valid(text ? text : nostr__ws_empty, len)) return NOSTR_ERR_UTF8;
+    return nostr_ws_send_frame(ws, NOSTR_WS_OP_TEXT, 1, text, len);
+}
+
+NOSTRDEF int nostr_ws_send_binary(nostr_ws *ws, const void *data, size_t len)
+{
+    return nostr_ws_send_frame(ws, NOSTR_WS_OP_BINARY, 1, data, len);
+}
+
+static int nostr__ws_send_control(nostr_ws *ws, int opcode, const void *data, size_t len)
+{
+    if (!nostr__ws_can_send(ws)) return NOSTR_ERR_CLOSED;
+    if (len > 125 || (len && !data)) return NOSTR_ERR_ARG;
+    return nostr__ws_send_raw(ws, opcode, 1, data, len);
+}
+
+NOSTRDEF int nostr_ws_send_ping(nostr_ws *ws, const void *data, size_t len)
+{
+    return nostr__ws_send_control(ws, NOSTR_WS_OP_PING, data, len);
+}
+
+NOSTRDEF int nostr_ws_send_pong(nostr_ws *ws, const void *data, size_t len)
+{
+    return nostr__ws_send_control(ws, NOSTR_WS_OP_PONG, data, len);
+}
+
+NOSTRDEF int nostr_ws_close(nostr_ws *ws, int code, const char *reason, size_t len)
+{
+    if (ws->close_received) return NOSTR_OK;
+    if (!nostr__ws_can_send(ws)) return NOSTR_ERR_CLOSED;
+    if (code && !nostr_ws_close_code_valid(code)) return NOSTR_ERR_ARG;
+    if (!code && len) return NOSTR_ERR_ARG;
+    if (len > 123 || (len && !reason) || !nostr_utf8_valid(reason ? reason : nostr__ws_empty, len))
+        return NOSTR_ERR_ARG;
+    ws->state = NOSTR_WS_CLOSING;
+    return nostr__ws_send_close_frame(ws, code, reason, len);
+}
+
+NOSTRDEF void nostr_ws_abort(nostr_ws *ws)
+{
+    nostr__ws_finish(ws, NOSTR_WS_CLOSE_ABNORMAL, NULL, 0);
+}
+
+/* ---- framer: receive ---- */
+
+static int nostr__ws_is_control(int opcode)
+{
+    return (opcode & 0x8) != 0;
+}
+
+/* Check the first two header bytes; returns the close code to fail with,
+ * or 0. Also sets how many header bytes the frame has. */
+static int nostr__ws_check_start(nostr_ws *ws)
+{
+    unsigned b0 = ws->rx_hdr[0], b1 = ws->rx_hdr[1], len7 = b1 & 0x7F;
+    int opcode = (int)(b0 & 0x0F);
+    if (b0 & 0x70) return (ws->error = "RSV bit set without an extension"), NOSTR_WS_CLOSE_PROTOCOL;
+    if (opcode != NOSTR_WS_OP_CONT && opcode != NOSTR_WS_OP_TEXT && opcode != NOSTR_WS_OP_BINARY &&
+        opcode != NOSTR_WS_OP_CLOSE && opcode != NOSTR_WS_OP_PING && opcode != NOSTR_WS_OP_PONG)
+        return (ws->error = "unknown opcode"), NOSTR_WS_CLOSE_PROTOCOL;
+    ws->rx_opcode = opcode;
+    ws->rx_fin = (b0 & 0x80) != 0;
+    ws->rx_masked = (b1 & 0x80) != 0;
+    if (nostr__ws_is_control(opcode)) {
+        if (!ws->rx_fin) return (ws->error = "fragmented control frame"), NOSTR_WS_CLOSE_PROTOCOL;
+        if (len7 > 125) return (ws->error = "control frame over 125 bytes"), NOSTR_WS_CLOSE_PROTOCOL;
+    } else if (opcode == NOSTR_WS_OP_CONT) {
+        if (!ws->msg_opcode) return (ws->error = "continuation without a message"), NOSTR_WS_CLOSE_PROTOCOL;
+    } else if (ws->msg_opcode) {
+        return (ws->error = "new message inside a fragmented one"), NOSTR_WS_CLOSE_PROTOCOL;
+    }
+    if (ws->role == NOSTR_WS_SERVER && !ws->rx_masked)
+        return (ws->error = "unmasked frame from a client"), NOSTR_WS_CLOSE_PROTOCOL;
+    if (ws->role == NOSTR_WS_CLIENT && ws->rx_masked)
+        return (ws->error = "masked frame from a server"), NOSTR_WS_CLOSE_PROTOCOL;
+    ws->rx_hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (ws->rx_masked ? 4 : 0);
+    return 0;
+}
+
+/* Make room for len more message bytes plus the terminating NUL. */
+static int nostr__ws_reserve(nostr_ws *ws, size_t len)
+{
+    size_t need = ws->msg_len + len + 1, cap;
+    unsigned char *p;
+    if (need <= ws->msg_cap) return NOSTR_OK;
+    cap = ws->msg_cap ? ws->msg_cap : 256;
+    while (cap < need) cap *= 2;
+    if (cap > ws->cfg.max_message + 1) cap = ws->cfg.max_message + 1;
+    if (cap < need) cap = need;
+    p = (unsigned char *)nostr_realloc(&ws->cfg.allocator, ws->msg, cap);
+    if (!p) return NOSTR_ERR_NOMEM;
+    ws->msg = p;
+    ws->msg_cap = cap;
+    return NOSTR_OK;
+}
+
+/* The whole header is in: decode the length, check the limits. Returns a
+ * close code or 0 (or -1 when the reassembly buffer cannot grow). */
+static int nostr__ws_check_header(nostr_ws *ws)
+{
+    const unsigned char *h = ws->rx_hdr;
+    unsigned len7 = h[1] & 0x7F;
+    size_t at = 2;
+    uint64_t len = len7;
+    int i;
+    if (len7 == 126) {
+        len = ((uint64_t)h[2] << 8) | h[3];
+        at = 4;
+    } else if (len7 == 127) {
+        len = 0;
+        for (i = 0; i < 8; i++) len = (len << 8) | h[2 + i];
+        at = 10;
+        if (len >> 63) return (ws->error = "64-bit length with the high bit set"), NOSTR_WS_CLOSE_PROTOCOL;
+    }
+    /* Non-minimal length encodings are accepted, as most peers do. */
+    if (ws->rx_masked) memcpy(ws->rx_mask, h + at, 4);
+    ws->rx_len = len;
+    ws->rx_got = 0;
+    if (nostr__ws_is_control(ws->rx_opcode)) return 0;
+    if (len > ws->cfg.max_frame) return (ws->error = "frame too big"), NOSTR_WS_CLOSE_TOO_BIG;
+    if (len > ws->cfg.max_message - ws->msg_len)
+        return (ws->error = "message too big"), NOSTR_WS_CLOSE_TOO_BIG;
+    if (ws->rx_opcode != NOSTR_WS_OP_CONT) {
+        ws->msg_opcode = ws->rx_opcode;
+        ws->msg_len = 0;
+        ws->msg_utf8_checked = 0;
+    }
+    if (nostr__ws_reserve(ws, (size_t)len) != NOSTR_OK) return -1;
+    return 0;
+}
+
+/* End of the complete code points in msg: a sequence cut by the fragment
+ * boundary is left for the next fragment. */
+static size_t nostr__ws_utf8_boundary(const unsigned char *s, size_t from, size_t end)
+{
+    size_t i = end, back = 0;
+    while (i > from && back < 4) {
+        unsigned char c = s[i - 1];
+        i--;
+        back++;
+        if ((c & 0xC0) == 0x80) continue; /* continuation: keep looking for the lead */
+        if (c >= 0xC0) {
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            return back < need ? i : end;
+        }
+        return end; /* ASCII */
+    }
+    return end;
+}
+
+/* Validate the text message so far; final: the message is complete. */
+static int nostr__ws_check_text(nostr_ws *ws, int final)
+{
+    size_t end = final ? ws->msg_len : nostr__ws_utf8_boundary(ws->msg, ws->msg_utf8_checked, ws->msg_len);
+    if (end > ws->msg_utf8_checked &&
+        !nostr_utf8_valid((const char *)ws->msg + ws->msg_utf8_checked, end - ws->msg_utf8_checked))
+        return 0;
+    ws->msg_utf8_checked = end;
+    return 1;
+}
+
+static int nostr__ws_data_done(nostr_ws *ws)
+{
+    if (ws->msg_opcode == NOSTR_WS_OP_TEXT && !nostr__ws_check_text(ws, ws->rx_fin))
+        return nostr__ws_fail(ws, NOSTR_WS_CLOSE_BAD_DATA, "invalid UTF-8 in a text message", NOSTR_ERR_WS);
+    if (!ws->rx_fin) return NOSTR_OK;
+    ws->msg[ws->msg_len] = 0;
+    {
+        int opcode = ws->msg_opcode;
+        size_t len = ws->msg_len;
+        ws->msg_opcode = 0;
+        ws->msg_len = 0;
+        ws->msg_utf8_checked = 0;
+        /* after this side sent a close, incoming data is dropped */
+        if (ws->cb.on_message && nostr__ws_can_send(ws))
+            ws->cb.on_message(ws->cb.user, opcode, (const char *)ws->msg, len);
+    }
+    return NOSTR_OK;
+}
+
+static int nostr__ws_close_done(nostr_ws *ws)
+{
+    size_t len = (size_t)ws->rx_len;
+    int code = NOSTR_WS_CLOSE_NO_STATUS;
+    const char *reason = (const char *)ws->ctrl + 2;
+    ws->close_received = 1;
+    if (len == 1) return nostr__ws_fail(ws, NOSTR_WS_CLOSE_PROTOCOL, "close frame of 1 byte", NOSTR_ERR_WS);
+    if (len >= 2) {
+        code = (ws->ctrl[0] << 8) | ws->ctrl[1];
+        if (!nostr_ws_close_code_valid(code))
+            return nostr__ws_fail(ws, NOSTR_WS_CLOSE_PROTOCOL, "invalid close code", NOSTR_ERR_WS);
+        if (!nostr_utf8_valid(reason, len - 2))
+            return nostr__ws_fail(ws, NOSTR_WS_CLOSE_BAD_DATA, "invalid UTF-8 in the close reason", NOSTR_ERR_WS);
+    } else {
+        reason = nostr__ws_empty;
+    }
+    if (!ws->close_sent) {
+        /* echo the code and reason (an empty close for an empty one) */
+        int rc = nostr__ws_send_close_frame(ws, code == NOSTR_WS_CLOSE_NO_STATUS ? 0 : code, reason,
+                                            len >= 2 ? len - 2 : 0);
+        if (rc != NOSTR_OK) return rc;
+    }
+    nostr__ws_finish(ws, code, reason, len >= 2 ? len - 2 : 0);
+    return NOSTR_OK;
+}
+
+static int nostr__ws_frame_done(nostr_ws *ws)
+{
+    size_t len = (size_t)ws->rx_len;
+    int rc = NOSTR_OK;
+    ws->rx_stage = NOSTR__WS_RX_HEADER;
+    ws->rx_hdr_have = 0;
+    ws->rx_hdr_need = 2;
+    if (!nostr__ws_is_control(ws->rx_opcode)) return nostr__ws_data_done(ws);
+    ws->ctrl[len] = 0;
+    if (ws->rx_opcode == NOSTR_WS_OP_CLOSE) return nostr__ws_close_done(ws);
+    if (!nostr__ws_can_send(ws)) return NOSTR_OK;
+    if (ws->rx_opcode == NOSTR_WS_OP_PING)
+        rc = nostr__ws_send_raw(ws, NOSTR_WS_OP_PONG, 1, ws->ctrl, len);
+    else if (ws->cb.on_pong)
+        ws->cb.on_pong(ws->cb.user, (const char *)ws->ctrl, len);
+    return rc;
+}
+
+/* Consume header bytes from p; returns bytes used, sets *rc on failure. */
+static size_t nostr__ws_feed_header(nostr_ws *ws, const unsigned char *p, size_t n, int *rc)
+{
+    size_t take = ws->rx_hdr_need - ws->rx_hdr_have;
+    int code;
+    if (take > n) take = n;
+    memcpy(ws->rx_hdr + ws->rx_hdr_have, p, take);
+    ws->rx_hdr_have += take;
+    /* the first two bytes tell how long the rest of the header is */
+    if (ws->rx_hdr_have == 2 && ws->rx_hdr_need == 2 && (code = nostr__ws_check_start(ws)) != 0) {
+        *rc = nostr__ws_fail(ws, code, ws->error, NOSTR_ERR_WS);
+        return take;
+    }
+    if (ws->rx_hdr_have < ws->rx_hdr_need) return take;
+    code = nostr__ws_check_header(ws);
+    if (code < 0) {
+        *rc = nostr__ws_fail(ws, NOSTR_WS_CLOSE_INTERNAL, "out of memory", NOSTR_ERR_NOMEM);
+        return take;
+    }
+    if (code) {
+        *rc = nostr__ws_fail(ws, code, ws->error, NOSTR_ERR_WS);
+        return take;
+    }
+    ws->rx_stage = NOSTR__WS_RX_PAYLOAD;
+    if (ws->rx_len == 0) *rc = nostr__ws_frame_done(ws);
+    return take;
+}
+
+static size_t nostr__ws_feed_payload(nostr_ws *ws, const unsigned char *p, size_t n, int *rc)
+{
+    uint64_t left = ws->rx_len - ws->rx_got;
+    size_t take = left < n ? (size_t)left : n;
+    unsigned char *dst;
+    if (nostr__ws_is_control(ws->rx_opcode)) {
+        dst = ws->ctrl + ws->rx_got;
+    } else {
+        dst = ws->msg + ws->msg_len;
+        ws->msg_len += take;
+    }
+    if (ws->rx_masked)
+        nostr__ws_mask(dst, p, take, ws->rx_mask, ws->rx_got);
+    else
+        memcpy(dst, p, take);
+    ws->rx_got += take;
+    if (ws->rx_got == ws->rx_len) *rc = nostr__ws_frame_done(ws);
+    return take;
+}
+
+NOSTRDEF int nostr_ws_feed(nostr_ws *ws, const void *data, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t at = 0;
+    int rc = NOSTR_OK;
+    if (ws->state == NOSTR_WS_CLOSED) return NOSTR_ERR_CLOSED;
+    if (len && !data) return NOSTR_ERR_ARG;
+    while (at < len && rc == NOSTR_OK && ws->state != NOSTR_WS_CLOSED) {
+        if (ws->rx_stage == NOSTR__WS_RX_HEADER)
+            at += nostr__ws_feed_header(ws, p + at, len - at, &rc);
+        else
+            at += nostr__ws_feed_payload(ws, p + at, len - at, &rc);
+    }
+    return rc;
+}
+
+/* ---- handshake ---- */
+
+NOSTRDEF int nostr_ws_is_upgrade(const nostr_http_message *req)
+{
+    if (!req || req->is_response) return 0;
+    if (req->method.len != 3 || memcmp(req->method.ptr, "GET", 3) != 0) return 0;
+    return nostr_http_header_has_token(req, "Upgrade", "websocket") &&
+           nostr_http_header_has_token(req, "Connection", "upgrade");
+}
+
+/* Append the error answer to a bad upgrade request. */
+static int nostr__ws_reject(nostr_buf *out, int status, const char *why, nostr_error *err)
+{
+    nostr_http_kv version;
+    version.name = "Sec-WebSocket-Version";
+    version.value = "13";
+    if (out)
+        (void)nostr_http_write_response(out, status, NULL, "text/plain", status == 426 ? &version : NULL,
+                                        status == 426 ? 1 : 0, why, strlen(why), 0);
+    return nostr__fail(err, NOSTR_ERR_HTTP, 0, why);
+}
+
+NOSTRDEF int nostr_ws_server_handshake(const nostr_http_message *req, nostr_buf *out, nostr_error *err)
+{
+    const nostr_str *version, *key;
+    unsigned char raw[16];
+    size_t raw_len = 0;
+    char accept[29];
+    nostr_http_kv fields[3];
+    if (!req || !out || req->is_response) return nostr__fail(err, NOSTR_ERR_ARG, 0, "not a request");
+    if (!nostr_ws_is_upgrade(req)) return nostr__ws_reject(out, 400, "not a WebSocket upgrade request", err);
+    if (req->version_minor < 1) return nostr__ws_reject(out, 400, "WebSocket needs HTTP/1.1", err);
+    if (!nostr_http_header(req, "Host")) return nostr__ws_reject(out, 400, "missing Host", err);
+    version = nostr_http_header(req, "Sec-WebSocket-Version");
+    if (!version || version->len != 2 || memcmp(version->ptr, "13", 2) != 0)
+        return nostr__ws_reject(out, 426, "Sec-WebSocket-Version must be 13", err);
+    key = nostr_http_header(req, "Sec-WebSocket-Key");
+    if (!key || nostr_base64_decode(key->ptr, key->len, raw, sizeof raw, &raw_len) != NOSTR_OK || raw_len != 16)
+        return nostr__ws_reject(out, 400, "Sec-WebSocket-Key must be 16 bytes in base64", err);
+    nostr_ws_accept_key(key->ptr, key->len, accept);
+    fields[0].name = "Upgrade";
+    fields[0].value = "websocket";
+    fields[1].name = "Connection";
+    fields[1].value = "Upgrade";
+    fields[2].name = "Sec-WebSocket-Accept";
+    fields[2].value = accept;
+    return nostr_http_write_response(out, 101, NULL, NULL, fields, 3, NULL, 0, 1);
+}
+
+/* The Sec-WebSocket-Key for 16 random bytes: 24 base64 characters. */
+static int nostr__ws_key(const unsigned char key16[16], char out[25])
+{
+    char mem[32];
+    nostr_buf b;
+    nostr_buf_init_fixed(&b, mem, sizeof mem);
+    if (nostr_base64_encode(key16, 16, &b) != NOSTR_OK || b.len != 24) return NOSTR_ERR_ARG;
+    memcpy(out, b.data, 24);
+    out[24] = 0;
+    return NOSTR_OK;
+}
+
+/* extra_headers must be whole "Name: value\r\n" lines: a colon in each,
+ * no bare CR or LF, no other control characters, no empty line. */
+static int nostr__ws_extra_ok(const char *s)
+{
+    int colon = 0, line_len = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\r') {
+            if (s[1] != '\n' || !colon || line_len == 0) return 0;
+            s++;
+            colon = line_len = 0;
+            continue;
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7F) return 0;
+        if (c == ':') colon = 1;
+        line_len++;
+    }
+    return line_len == 0;
+}
+
+NOSTRDEF int nostr_ws_client_request(nostr_buf *out, const char *host, const char *path,
+                                     const unsigned char key16[16], const char *extra_headers)
+{
+    nostr_http_kv fields[4];
+    char key[25];
+    size_t start;
+    int rc;
+    if (!out || !host || !*host || !key16) return NOSTR_ERR_ARG;
+    if (extra_headers && !nostr__ws_extra_ok(extra_headers)) return NOSTR_ERR_ARG;
+    if (nostr__ws_key(key16, key) != NOSTR_OK) return NOSTR_ERR_ARG;
+    fields[0].name = "Upgrade";
+    fields[0].value = "websocket";
+    fields[1].name = "Connection";
+    fields[1].value = "Upgrade";
+    fields[2].name = "Sec-WebSocket-Key";
+    fields[2].value = key;
+    fields[3].name = "Sec-WebSocket-Version";
+    fields[3].value = "13";
+    start = out->len;
+    rc = nostr_http_write_request(out, "GET", host, path && *path ? path : "/", fields, 4, NULL, 0);
+    if (rc != NOSTR_OK || !extra_headers || !*extra_headers) return rc;
+    /* insert the extra lines before the blank line that ends the head */
+    out->len -= 2;
+    if ((rc = nostr_buf_append_str(out, extra_headers)) == NOSTR_OK) rc = nostr_buf_append(out, "\r\n", 2);
+    if (rc != NOSTR_OK) {
+        out->len = start;
+        if (out->cap > start) out->data[start] = 0;
+    }
+    return rc;
+}
+
+NOSTRDEF int nostr_ws_client_check_response(const nostr_http_message *resp, const unsigned char key16[16],
+                                            nostr_error *err)
+{
+    const nostr_str *accept;
+    char key[25], expected[29];
+    if (!resp || !key16 || !resp->is_response) return nostr__fail(err, NOSTR_ERR_ARG, 0, "not a response");
+    if (resp->status != 101) return nostr__fail(err, NOSTR_ERR_HTTP, 0, "server did not switch protocols (not 101)");
+    if (!nostr_http_header_has_token(resp, "Upgrade", "websocket"))
+        return nostr__fail(err, NOSTR_ERR_HTTP, 0, "101 without Upgrade: websocket");
+    if (!nostr_http_header_has_token(resp, "Connection", "upgrade"))
+        return nostr__fail(err, NOSTR_ERR_HTTP, 0, "101 without Connection: upgrade");
+    if (nostr__ws_key(key16, key) != NOSTR_OK) return nostr__fail(err, NOSTR_ERR_ARG, 0, "bad key");
+    nostr_ws_accept_key(key, 24, expected);
+    accept = nostr_http_header(resp, "Sec-WebSocket-Accept");
+    if (!accept || accept->len != 28 || memcmp(accept->ptr, expected, 28) != 0)
+        return nostr__fail(err, NOSTR_ERR_HTTP, 0, "wrong Sec-WebSocket-Accept");
+    if (nostr_http_header(resp, "Sec-WebSocket-Extensions"))
+        return nostr__fail(err, NOSTR_ERR_HTTP, 0, "server chose an extension that was not offered");
+    if (nostr_http_header(resp, "Sec-WebSocket-Protocol"))
+        return nostr__fail(err, NOSTR_ERR_HTTP, 0, "server chose a subprotocol that was not offered");
+    return NOSTR_OK;
+}
+
+/* ---- tls: implementation ----
+ *
+ * One mbedtls_ssl_context per connection, with BIO callbacks that read
+ * from the bytes of the current nostr_tls_feed call and write through the
+ * user's send callback. mbedTLS asks the BIO for exactly the bytes it
+ * needs and gets MBEDTLS_ERR_SSL_WANT_READ when they run out, so after a
+ * feed has driven the handshake and the read loop to WANT_READ, every fed
+ * byte is inside mbedTLS: nothing has to be copied or kept between feeds. */
+
+struct nostr_tls_config {
+    nostr_ctx *ctx;
+    int role;
+    int verify;
+    mbedtls_ssl_config conf;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt ca;
+    mbedtls_x509_crt cert;
+    mbedtls_pk_context key;
+};
+
+/* One TLS record's worth of plaintext per mbedtls_ssl_read. */
+#define NOSTR__TLS_READ_CHUNK 16384
+
+struct nostr_tls {
+    nostr_tls_config *cfg;
+    nostr_tls_callbacks cb;
+    mbedtls_ssl_context ssl;
+    const unsigned char *in; /* the current feed's bytes, consumed from the front */
+    size_t in_len;
+    nostr_buf pending; /* plaintext written before the handshake completed */
+    int state;         /* NOSTR_TLS_* */
+    int error;         /* sticky error code once FAILED */
+    int closed_sent, peer_closed, send_failed;
+    const char *err_msg; /* static */
+    char err_detail[512];
+    unsigned char readbuf[NOSTR__TLS_READ_CHUNK];
+};
+
+/* --- randomness: CTR-DRBG fed by the nostr_ctx source --- */
+
+static int nostr__tls_entropy(void *p, unsigned char *out, size_t n)
+{
+    return nostr_random((nostr_ctx *)p, out, n) == NOSTR_OK ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+
+/* --- config --- */
+
+/* mbedTLS wants PEM buffers with their terminating NUL counted. */
+static size_t nostr__tls_pem_len(const char *pem)
+{
+    return strlen(pem) + 1;
+}
+
+static int nostr__tls_load_ca(nostr_tls_config *cfg, const nostr_tls_config_opts *o, nostr_error *err)
+{
+    static const char *const system_bundles[] = {"/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"};
+    int ret;
+    size_t i;
+    if (o->ca_pem) {
+        ret = mbedtls_x509_crt_parse(&cfg->ca, (const unsigned char *)o->ca_pem, nostr__tls_pem_len(o->ca_pem));
+    } else if (o->ca_file) {
+        ret = mbedtls_x509_crt_parse_file(&cfg->ca, o->ca_file);
+        if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) return nostr__fail(err, NOSTR_ERR_TLS, 0, "cannot read the CA file");
+    } else {
+        ret = MBEDTLS_ERR_PK_FILE_IO_ERROR;
+        for (i = 0; i < sizeof system_bundles / sizeof system_bundles[0] && ret == MBEDTLS_ERR_PK_FILE_IO_ERROR; i++)
+            ret = mbedtls_x509_crt_parse_file(&cfg->ca, system_bundles[i]);
+        if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR)
+            return nostr__fail(err, NOSTR_ERR_TLS, 0, "no system CA bundle found (set ca_file)");
+    }
+    /* A positive result counts certificates that did not parse; system
+     * bundles can hold a few mbedTLS does not support. One good CA is
+     * enough. */
+    if (ret < 0 || cfg->ca.version == 0)
+        return nostr__fail(err, NOSTR_ERR_TLS, 0, "no usable CA certificate in the CA bundle");
+    mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
+    return NOSTR_OK;
+}
+
+static int nostr__tls_load_own_cert(nostr_tls_config *cfg, const nostr_tls_config_opts *o, nostr_error *err)
+{
+    const char *pw = o->key_password;
+    size_t pwlen = pw ? strlen(pw) : 0;
+    int ret;
+    if ((!o->cert_pem && !o->cert_file) || (!o->key_pem && !o->key_file))
+        return nostr__fail(err, NOSTR_ERR_ARG, 0, "a TLS server needs a certificate and a key");
+    if (o->cert_pem)
+        ret = mbedtls_x509_crt_parse(&cfg->cert, (const unsigned char *)o->cert_pem, nostr__tls_pem_len(o->cert_pem));
+    else
+        ret = mbedtls_x509_crt_parse_file(&cfg->cert, o->cert_file);
+    if (ret != 0) {
+        if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR)
+            return nostr__fail(err, NOSTR_ERR_TLS, 0, "cannot read the certificate file");
+        return nostr__fail(err, NOSTR_ERR_TLS, 0, "cannot parse the certificate");
+    }
+    if (o->key_pem)
+        ret = mbedtls_pk_parse_key(&cfg->key, (const unsigned char *)o->key_pem, nostr__tls_pem_len(o->key_pem),
+                                   (const unsigned char *)pw, pwlen);
+    else
+        ret = mbedtls_pk_parse_keyfile(&cfg->key, o->key_file, pw);
+    if (ret != 0) {
+        if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) return nostr__fail(err, NOSTR_ERR_TLS, 0, "cannot read the key file");
+        if (ret == MBEDTLS_ERR_PK_PASSWORD_REQUIRED || ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
+            return nostr__fail(err, NOSTR_ERR_TLS, 0, "the private key needs the right key_password");
+        return nostr__fail(err, NOSTR_ERR_TLS, 0, "cannot parse the private key");
+    }
+    if (mbedtls_pk_check_pair(&cfg->cert.pk, &cfg->key) != 0)
+        return nostr__fail(err, NOSTR_ERR_TLS, 0, "the private key does not match the certificate");
+    if (mbedtls_ssl_conf_own_cert(&cfg->conf, &cfg->cert, &cfg->key) != 0)
+        return nostr__fail(err, NOSTR_ERR_NOMEM, 0, "out of memory");
+    return NOSTR_OK;
+}
+
+/* ECDHE groups, fastest first. mbedTLS 2.28's default order starts with
+ * secp521r1, which makes every handshake several times slower; this is
+ * the order browsers use. The list also bounds which curves an ECDSA
+ * certificate may use, so the others follow. */
+static const mbedtls_ecp_group_id nostr__tls_curves[] = {
+#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
+    MBEDTLS_ECP_DP_CURVE25519,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP521R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_CURVE448_ENABLED)
+    MBEDTLS_ECP_DP_CURVE448,
+#endif
+#if defined(MBEDTLS_ECP_DP_BP256R1_ENABLED)
+    MBEDTLS_ECP_DP_BP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_BP384R1_ENABLED)
+    MBEDTLS_ECP_DP_BP384R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_BP512R1_ENABLED)
+    MBEDTLS_ECP_DP_BP512R1,
+#endif
+    MBEDTLS_ECP_DP_NONE};
+
+static int nostr__tls_config_setup(nostr_tls_config *cfg, const nostr_tls_config_opts *o, nostr_error *err)
+{
+    static const unsigned char personal[] = "distrise-tls";
+    int endpoint = cfg->role == NOSTR_TLS_SERVER ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT;
+    if (mbedtls_ctr_drbg_seed(&cfg->drbg, nostr__tls_entropy, cfg->ctx, personal, sizeof personal - 1) != 0)
+        return nostr__fail(err, NOSTR_ERR_RNG, 0, "seeding the TLS random generator failed");
+    if (mbedtls_ssl_config_defaults(&cfg->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) !=
+        0)
+        return nostr__fail(err, NOSTR_ERR_TLS, 0, "mbedtls_ssl_config_defaults failed");
+    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+    mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    mbedtls_ssl_conf_curves(&cfg->conf, nostr__tls_curves);
+    if (cfg->role == NOSTR_TLS_SERVER) {
+        mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE); /* no client certificates */
+        return nostr__tls_load_own_cert(cfg, o, err);
+    }
+    if (!cfg->verify) {
+        mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE);
+        return NOSTR_OK;
+    }
+    mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    return nostr__tls_load_ca(cfg, o, err);
+}
+
+NOSTRDEF int nostr_tls_config_new(nostr_ctx *ctx, const nostr_tls_config_opts *opts, nostr_tls_config **out,
+                                  nostr_error *err)
+{
+    nostr_tls_config_opts defaults;
+    nostr_tls_config *cfg;
+    int rc;
+    if (out) *out = NULL;
+    if (!ctx || !out) return nostr__fail(err, NOSTR_ERR_ARG, 0, "nostr_tls_config_new: ctx and out are required");
+    if (!opts) {
+        memset(&defaults, 0, sizeof defaults);
+        opts = &defaults;
+    }
+    if (opts->role != NOSTR_TLS_CLIENT && opts->role != NOSTR_TLS_SERVER)
+        return nostr__fail(err, NOSTR_ERR_ARG, 0, "role must be NOSTR_TLS_CLIENT or NOSTR_TLS_SERVER");
+    cfg = (nostr_tls_config *)nostr_alloc(nostr_ctx_allocator(ctx), sizeof *cfg);
+    if (!cfg) return nostr__fail(err, NOSTR_ERR_NOMEM, 0, "out of memory");
+    memset(cfg, 0, sizeof *cfg);
+    cfg->ctx = ctx;
+    cfg->role = opts->role;
+    cfg->verify = !opts->insecure_skip_verify;
+    mbedtls_ssl_config_init(&cfg->conf);
+    mbedtls_ctr_drbg_init(&cfg->drbg);
+    mbedtls_x509_crt_init(&cfg->ca);
+    mbedtls_x509_crt_init(&cfg->cert);
+    mbedtls_pk_init(&cfg->key);
+    rc = nostr__tls_config_setup(cfg, opts, err);
+    if (rc != NOSTR_OK) {
+        nostr_tls_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return NOSTR_OK;
+}
+
+NOSTRDEF void nostr_tls_config_free(nostr_tls_config *cfg)
+{
+    if (!cfg) return;
+    mbedtls_ssl_config_free(&cfg->conf);
+    mbedtls_ctr_drbg_free(&cfg->drbg);
+    mbedtls_x509_crt_free(&cfg->ca);
+    mbedtls_x509_crt_free(&cfg->cert);
+    mbedtls_pk_free(&cfg->key);
+    nostr_free(nostr_ctx_allocator(cfg->ctx), cfg);
+}
+
+/* --- BIO callbacks --- */
+
+static int nostr__tls_bio_send(void *p, const unsigned char *buf, size_t len)
+{
+    nostr_tls *tls = (nostr_tls *)p;
+    if (tls->send_failed || !tls->cb.send || tls->cb.send(tls->cb.user, buf, len) != 0) {
+        tls->send_failed = 1;
+        return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
+    /* mbedTLS hands out at most one record (< 17 KiB) at a time. */
+    return (int)len;
+}
+
+static int nostr__tls_bio_recv(void *p, unsigned char *buf, size_t len)
+{
+    nostr_tls *tls = (nostr_tls *)p;
+    size_t n = len < tls->in_len ? len : tls->in_len;
+    if (n == 0) return MBEDTLS_ERR_SSL_WANT_READ;
+    if (n > INT_MAX) n = INT_MAX;
+    memcpy(buf, tls->in, n);
+    tls->in += n;
+    tls->in_len -= n;
+    return (int)n;
+}
+
+/* --- errors --- */
+
+static const char *nostr__tls_alert_name(int desc)
+{
+    switch (desc) {
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 40: return "handshake_failure";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 90: return "user_canceled";
+    case 100: return "no_renegotiation";
+    case 112: return "unrecognized_name";
+    case 120: return "no_application_protocol";
+    default: return "unknown alert";
+    }
+}
+
+/* The most telling reason among the verification flags. */
+static const char *nostr__tls_verify_msg(uint32_t flags)
+{
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) return NOSTR_TLS_MSG_UNKNOWN_CA;
+    if (flags & MBEDTLS_X509_BADCERT_EXPIRED) return NOSTR_TLS_MSG_EXPIRED;
+    if (flags & MBEDTLS_X509_BADCERT_FUTURE) return NOSTR_TLS_MSG_NOT_YET_VALID;
+    if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) return NOSTR_TLS_MSG_HOSTNAME;
+    return NOSTR_TLS_MSG_VERIFY;
+}
+
+/* Append s to the NUL-terminated text in out[cap], cutting it if needed. */
+static void nostr__tls_append(char *out, size_t cap, const char *s)
+{
+    size_t used = strlen(out), n = strlen(s);
+    if (used + 1 >= cap) return;
+    if (n > cap - used - 1) n = cap - used - 1;
+    memcpy(out + used, s, n);
+    out[used + n] = 0;
+}
+
+/* Record a failure: the state becomes FAILED and code is sticky. The
+ * detail text starts with the static message. */
+static int nostr__tls_set_error(nostr_tls *tls, int code, const char *msg)
+{
+    tls->state = NOSTR_TLS_FAILED;
+    tls->error = code;
+    tls->err_msg = msg;
+    tls->err_detail[0] = 0;
+    nostr__tls_append(tls->err_detail, sizeof tls->err_detail, msg);
+    return code;
+}
+
+/* Append ": <text> (-0xNNNN)" to the detail. */
+static void nostr__tls_add_detail(nostr_tls *tls, const char *text, int ret)
+{
+    char code[32];
+    nostr__tls_append(tls->err_detail, sizeof tls->err_detail, ": ");
+    nostr__tls_append(tls->err_detail, sizeof tls->err_detail, text);
+    if (ret < 0) {
+        snprintf(code, sizeof code, " (-0x%04x)", (unsigned)-ret);
+        nostr__tls_append(tls->err_detail, sizeof tls->err_detail, code);
+    }
+}
+
+/* The verification reasons mbedTLS gives, one per line, joined by "; ". */
+static void nostr__tls_add_verify_detail(nostr_tls *tls, uint32_t flags, int ret)
+{
+    char info[512], code[32], *line, *nl;
+    int first = 1;
+    if (mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) < 0) info[0] = 0;
+    if ((flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) && tls->ssl.hostname) {
+        nostr__tls_append(tls->err_detail, sizeof tls->err_detail, " (server_name \"");
+        nostr__tls_append(tls->err_detail, sizeof tls->err_detail, tls->ssl.hostname);
+        nostr__tls_append(tls->err_detail, sizeof tls->err_detail, "\")");
+    }
+    nostr__tls_append(tls->err_detail, sizeof tls->err_detail, ": ");
+    for (line = info; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (!first) nostr__tls_append(tls->err_detail, sizeof tls->err_detail, "; ");
+        nostr__tls_append(tls->err_detail, sizeof tls->err_detail, line);
+        first = 0;
+        if (!nl) break;
+    }
+    snprintf(code, sizeof code, " (mbedTLS -0x%04x)", (unsigned)-ret);
+    nostr__tls_append(tls->err_detail, sizeof tls->err_detail, code);
+}
+
+/* Map an mbedTLS error from the handshake or the record layer. */
+static int nostr__tls_fail(nostr_tls *tls, int ret)
+{
+    char text[160], code[16];
+    uint32_t flags;
+    int desc;
+    if (tls->send_failed) return nostr__tls_set_error(tls, NOSTR_ERR_NET, NOSTR_TLS_MSG_SEND);
+    if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) return nostr__tls_set_error(tls, NOSTR_ERR_NOMEM, "out of memory");
+    flags = mbedtls_ssl_get_verify_result(&tls->ssl);
+    if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != (uint32_t)-1) {
+        nostr__tls_set_error(tls, NOSTR_ERR_TLS, nostr__tls_verify_msg(flags));
+        nostr__tls_add_verify_detail(tls, flags, ret);
+        return NOSTR_ERR_TLS;
+    }
+    if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+        /* in_msg holds the alert record: level, description. */
+        desc = tls->ssl.in_msg ? tls->ssl.in_msg[1] : -1;
+        nostr__tls_set_error(tls, NOSTR_ERR_TLS, NOSTR_TLS_MSG_ALERT);
+        nostr__tls_add_detail(tls, nostr__tls_alert_name(desc), 0);
+        snprintf(code, sizeof code, " (%d)", desc);
+        nostr__tls_append(tls->err_detail, sizeof tls->err_detail, code);
+        return NOSTR_ERR_TLS;
+    }
+    mbedtls_strerror(ret, text, sizeof text);
+    nostr__tls_set_error(tls, NOSTR_ERR_TLS,
+                         tls->state == NOSTR_TLS_HANDSHAKE ? NOSTR_TLS_MSG_HANDSHAKE : NOSTR_TLS_MSG_RECORD);
+    nostr__tls_add_detail(tls, text, ret);
+    return NOSTR_ERR_TLS;
+}
+
+/* --- connection --- */
+
+NOSTRDEF int nostr_tls_new(nostr_tls_config *cfg, const char *server_name, const nostr_tls_callbacks *cb,
+                           nostr_tls **out, nostr_error *err)
+{
+    nostr_tls *tls;
+    int ret;
+    if (out) *out = NULL;
+    if (!cfg || !cb || !cb->send || !out)
+        return nostr__fail(err, NOSTR_ERR_ARG, 0, "nostr_tls_new: cfg, callbacks with send, and out are required");
+    if (cfg->role == NOSTR_TLS_CLIENT && cfg->verify && (!server_name || !server_name[0]))
+        return nostr__fail(err, NOSTR_ERR_ARG, 0, "a verifying TLS client needs server_name");
+    tls = (nostr_tls *)nostr_alloc(nostr_ctx_allocator(cfg->ctx), sizeof *tls);
+    if (!tls) return nostr__fail(err, NOSTR_ERR_NOMEM, 0, "out of memory");
+    memset(tls, 0, sizeof *tls);
+    tls->cfg = cfg;
+    tls->cb = *cb;
+    tls->state = NOSTR_TLS_HANDSHAKE;
+    nostr_buf_init(&tls->pending, nostr_ctx_allocator(cfg->ctx));
+    mbedtls_ssl_init(&tls->ssl);
+    ret = mbedtls_ssl_setup(&tls->ssl, &cfg->conf);
+    if (ret == 0 && cfg->role == NOSTR_TLS_CLIENT && server_name && server_name[0])
+        ret = mbedtls_ssl_set_hostname(&tls->ssl, server_name);
+    if (ret != 0) {
+        nostr_tls_free(tls);
+        if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) return nostr__fail(err, NOSTR_ERR_NOMEM, 0, "out of memory");
+        return nostr__fail(err, NOSTR_ERR_TLS, 0, "mbedtls_ssl_setup failed (server_name too long?)");
+    }
+    mbedtls_ssl_set_bio(&tls->ssl, tls, nostr__tls_bio_send, nostr__tls_bio_recv, NULL);
+    *out = tls;
+    return NOSTR_OK;
+}
+
+NOSTRDEF void nostr_tls_free(nostr_tls *tls)
+{
+    if (!tls) return;
+    mbedtls_ssl_free(&tls->ssl);
+    nostr_buf_free(&tls->pending);
+    nostr_free(nostr_ctx_allocator(tls->cfg->ctx), tls);
+}
+
+/* Encrypt everything: mbedtls_ssl_write takes at most one record per call. */
+static int nostr__tls_write_all(nostr_tls *tls, const unsigned char *p, size_t n)
+{
+    int ret;
+    while (n > 0) {
+        ret = mbedtls_ssl_write(&tls->ssl, p, n);
+        if (ret <= 0) return nostr__tls_fail(tls, ret == 0 ? MBEDTLS_ERR_SSL_INTERNAL_ERROR : ret);
+        p += ret;
+        n -= (size_t)ret;
+    }
+    return NOSTR_OK;
+}
+
+static int nostr__tls_handshake_step(nostr_tls *tls)
+{
+    int ret = mbedtls_ssl_handshake(&tls->ssl);
+    int rc;
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) return NOSTR_OK;
+    if (ret != 0) return nostr__tls_fail(tls, ret);
+    tls->state = NOSTR_TLS_OPEN;
+    if (tls->pending.len > 0) {
+        rc = nostr__tls_write_all(tls, (const unsigned char *)tls->pending.data, tls->pending.len);
+        nostr_buf_free(&tls->pending);
+        if (rc != NOSTR_OK) return rc;
+    }
+    return NOSTR_OK;
+}
+
+static void nostr__tls_peer_close(nostr_tls *tls)
+{
+    tls->peer_closed = 1;
+    tls->state = NOSTR_TLS_CLOSED;
+    if (!tls->closed_sent) {
+        tls->closed_sent = 1;
+        /* A failing answer changes nothing: the peer is gone anyway. */
+        (void)mbedtls_ssl_close_notify(&tls->ssl);
+    }
+}
+
+/* Decrypt until mbedTLS has consumed every fed byte. */
+static int nostr__tls_read_loop(nostr_tls *tls)
+{
+    int ret;
+    for (;;) {
+        ret = mbedtls_ssl_read(&tls->ssl, tls->readbuf, sizeof tls->readbuf);
+        if (ret > 0) {
+            if (tls->cb.on_plain) tls->cb.on_plain(tls->cb.user, (const char *)tls->readbuf, (size_t)ret);
+            if (tls->error) return tls->error; /* a write from the callback failed */
+            continue;
+        }
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == 0) return NOSTR_OK;
+        if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+            nostr__tls_peer_close(tls);
+            return NOSTR_ERR_CLOSED;
+        }
+        return nostr__tls_fail(tls, ret);
+    }
+}
+
+NOSTRDEF int nostr_tls_feed(nostr_tls *tls, const void *cipher, size_t n)
+{
+    int rc;
+    if (!tls || (!cipher && n)) return NOSTR_ERR_ARG;
+    if (tls->error) return tls->error;
+    if (tls->peer_closed) return NOSTR_ERR_CLOSED;
+    if (tls->closed_sent && !nostr_tls_handshake_done(tls)) return NOSTR_ERR_CLOSED;
+    tls->in = (const unsigned char *)cipher;
+    tls->in_len = n;
+    rc = NOSTR_OK;
+    if (tls->state == NOSTR_TLS_HANDSHAKE) rc = nostr__tls_handshake_step(tls);
+    if (rc == NOSTR_OK && tls->state != NOSTR_TLS_HANDSHAKE) rc = nostr__tls_read_loop(tls);
+    /* Only a failure or the peer's close_notify leaves bytes unread; they
+     * are dropped with the caller's pointer. */
+    tls->in = NULL;
+    tls->in_len = 0;
+    return rc;
+}
+
+NOSTRDEF int nostr_tls_start(nostr_tls *tls)
+{
+    return nostr_tls_feed(tls, NULL, 0);
+}
+
+NOSTRDEF int nostr_tls_write(nostr_tls *tls, const void *plain, size_t n)
+{
+    if (!tls || (!plain && n)) return NOSTR_ERR_ARG;
+    if (tls->error) return tls->error;
+    if (tls->closed_sent || tls->peer_closed) return NOSTR_ERR_CLOSED;
+    if (n == 0) return NOSTR_OK;
+    if (tls->state == NOSTR_TLS_HANDSHAKE) return nostr_buf_append(&tls->pending, plain, n);
+    return nostr__tls_write_all(tls, (const unsigned char *)plain, n);
+}
+
+NOSTRDEF int nostr_tls_close(nostr_tls *tls)
+{
+    int ret;
+    if (!tls) return NOSTR_ERR_ARG;
+    if (tls->error) return tls->error;
+    if (tls->closed_sent) return NOSTR_OK;
+    tls->closed_sent = 1;
+    if (tls->state == NOSTR_TLS_HANDSHAKE) {
+        /* Nothing secure to close yet; the app just drops the TCP side. */
+        tls->state = NOSTR_TLS_CLOSED;
+        return NOSTR_OK;
+    }
+    tls->state = NOSTR_TLS_CLOSED;
+    ret = mbedtls_ssl_close_notify(&tls->ssl);
+    if (ret != 0) return nostr__tls_fail(tls, ret);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_tls_handshake_done(const nostr_tls *tls)
+{
+    return tls && tls->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER;
+}
+
+NOSTRDEF int nostr_tls_state(const nostr_tls *tls)
+{
+    return tls ? tls->state : NOSTR_TLS_FAILED;
+}
+
+NOSTRDEF int nostr_tls_peer_closed(const nostr_tls *tls)
+{
+    return tls && tls->peer_closed;
+}
+
+NOSTRDEF const char *nostr_tls_last_error(const nostr_tls *tls)
+{
+    return tls ? tls->err_detail : "";
+}
+
+NOSTRDEF void nostr_tls_get_error(const nostr_tls *tls, nostr_error *err)
+{
+    if (!err) return;
+    err->code = tls ? tls->error : NOSTR_ERR_ARG;
+    err->offset = 0;
+    err->msg = tls && tls->err_msg ? tls->err_msg : NULL;
+}
+
+NOSTRDEF const char *nostr_tls_version(const nostr_tls *tls)
+{
+    if (!nostr_tls_handshake_done(tls)) return "";
+    return mbedtls_ssl_get_version(&tls->ssl);
+}
+
+NOSTRDEF const char *nostr_tls_ciphersuite(const nostr_tls *tls)
+{
+    const char *name;
+    if (!nostr_tls_handshake_done(tls)) return "";
+    name = mbedtls_ssl_get_ciphersuite(&tls->ssl);
+    return name ? name : "";
+}
+
+/* ---- client: implementation ----
+ *
+ * Layers, bottom up: the app's TCP bytes -> TLS (wss) -> the HTTP 101 ->
+ * the WebSocket framer -> NIP-01 messages. Lower layers only record what
+ * they produced (plaintext into plain_in, messages into inbox, failures
+ * into conn_error) and the public entry points act on it once the lower
+ * call has returned, so a connection is never torn down from inside the
+ * TLS object or the framer that reported the problem. */
+
+enum { NOSTR__CLIENT_PUB = 1, NOSTR__CLIENT_SUB = 2, NOSTR__CLIENT_COUNT = 3 };
+
+/* A request the client keeps until it is answered (publish, COUNT) or
+ * closed (subscription), with its message text for (re)sending. */
+typedef struct nostr__client_item {
+    int type;
+    char sub[65];         /* SUB, COUNT */
+    unsigned char id[32]; /* PUB */
+    long long deadline;   /* PUB, COUNT: when to give up; -1 for SUB */
+    int sent;             /* sent on the current connection */
+    int auth_wait;        /* refused with auth-required: re-send after our AUTH is accepted */
+    int auth_retried;     /* already re-sent once after AUTH on this connection */
+    int sent_authed;      /* last sent after our AUTH was accepted */
+    size_t msg_len;
+    char *msg; /* the whole NIP-01 message; lives right after the struct */
+} nostr__client_item;
+
+struct nostr_client {
+    nostr_ctx *ctx;
+    const nostr_allocator *al;
+    nostr_client_callbacks cb;
+    nostr_client_url url;
+    char *url_text; /* as given: the relay tag of AUTH events */
+    /* resolved configuration */
+    nostr_keys keys;
+    int has_keys, verify, no_reconnect;
+    long long connect_timeout, answer_timeout, ping_interval, pong_timeout, backoff_base, backoff_max;
+    size_t max_pending, max_pending_bytes, max_message;
+    nostr_limits limits;
+    nostr_tls_config *tls_cfg;
+    int own_tls_cfg;
+    char *ca_file, *server_name;
+    /* session */
+    int state;
+    long long now;           /* latest time the app gave us */
+    long long attempt_start; /* the current connection attempt began */
+    long long next_attempt;  /* BACKOFF: when to reconnect; -1 none */
+    unsigned attempts;       /* failures since the last open connection */
+    long long last_rx;       /* last bytes from the relay */
+    long long ping_sent;     /* an unanswered ping went out then; -1 none */
+    int tcp_up;              /* the app has (or is opening) a socket for us: close callback owed */
+    unsigned conn_gen;       /* counts dropped connections */
+    /* per connection */
+    nostr_tls *tls;
+    nostr_http_parser http;
+    nostr_ws ws;
+    int ws_up;
+    unsigned char ws_key[16];
+    nostr_buf plain_in; /* decrypted bytes not processed yet */
+    nostr_buf inbox;    /* complete messages: opcode byte, size_t length, bytes, NUL */
+    int conn_error;     /* a lower layer failed: drop the connection with this code */
+    const char *conn_error_msg;
+    int ws_closed; /* the framer reported on_close */
+    int ws_close_code;
+    /* NIP-42 */
+    nostr_buf challenge;
+    unsigned char auth_id[32];
+    int auth_pending, authed;
+    /* requests */
+    nostr__client_item **items;
+    size_t item_count, item_cap, pending_bytes;
+    nostr_arena arena; /* the message being dispatched */
+    char msgbuf[320];  /* formatted messages for callbacks */
+    char tlsmsg[320];  /* the TLS failure that ended the connection */
+};
+
+/* ---- URL ---- */
+
+static int nostr__client_url_fail(nostr_error *err, size_t offset, const char *msg)
+{
+    return nostr__fail(err, NOSTR_ERR_ARG, offset, msg);
+}
+
+static int nostr__client_lower(int ch)
+{
+    return (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
+}
+
+/* Characters allowed in a reg-name host (RFC 3986 unreserved + sub-delims
+ * would allow more, but DNS names and IPv4 need only these). */
+static int nostr__client_host_char(int ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+           ch == '_';
+}
+
+static int nostr__client_ipv6_char(int ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
+}
+
+/* Path and query: printable ASCII without spaces (what a request line takes). */
+static int nostr__client_path_char(int ch)
+{
+    return ch > 0x20 && ch < 0x7f && ch != '#';
+}
+
+NOSTRDEF int nostr_client_parse_url(const char *url, nostr_client_url *out, nostr_error *err)
+{
+    size_t i = 0, start, hl = 0, pl = 0;
+    int port = -1;
+    if (!url || !out) return nostr__client_url_fail(err, 0, "URL: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (nostr__client_lower(url[0]) == 'w' && nostr__client_lower(url[1]) == 's' && url[2] == ':') {
+        i = 3;
+    } else if (nostr__client_lower(url[0]) == 'w' && nostr__client_lower(url[1]) == 's' &&
+               nostr__client_lower(url[2]) == 's' && url[3] == ':') {
+        out->tls = 1;
+        i = 4;
+    } else {
+        return nostr__client_url_fail(err, 0, "URL scheme must be ws:// or wss://");
+    }
+    if (url[i] != '/' || url[i + 1] != '/') return nostr__client_url_fail(err, i, "URL: expected // after the scheme");
+    i += 2;
+    start = i;
+    if (url[i] == '[') {
+        for (i++; url[i] && url[i] != ']'; i++) {
+            if (!nostr__client_ipv6_char((unsigned char)url[i]) || hl + 1 >= sizeof out->host)
+                return nostr__client_url_fail(err, i, "URL: bad IPv6 address");
+            out->host[hl++] = (char)nostr__client_lower((unsigned char)url[i]);
+        }
+        if (url[i] != ']' || hl < 2) return nostr__client_url_fail(err, i, "URL: bad IPv6 address");
+        i++;
+        out->ipv6 = 1;
+    } else {
+        for (; url[i] && url[i] != ':' && url[i] != '/' && url[i] != '?' && url[i] != '#'; i++) {
+            if (url[i] == '@') return nostr__client_url_fail(err, i, "URL: user info is not supported");
+            if (!nostr__client_host_char((unsigned char)url[i]) || hl + 1 >= sizeof out->host)
+                return nostr__client_url_fail(err, i, "URL: bad character in host");
+            out->host[hl++] = (char)nostr__client_lower((unsigned char)url[i]);
+        }
+        if (hl == 0) return nostr__client_url_fail(err, start, "URL: missing host");
+        if (out->host[0] == '.' || out->host[0] == '-') return nostr__client_url_fail(err, start, "URL: bad host");
+    }
+    out->host[hl] = 0;
+    if (url[i] == ':') {
+        size_t digits = 0;
+        port = 0;
+        for (i++; url[i] >= '0' && url[i] <= '9'; i++, digits++) {
+            port = port * 10 + (url[i] - '0');
+            if (port > 65535) return nostr__client_url_fail(err, i, "URL: bad port");
+        }
+        if (digits == 0 || port == 0) return nostr__client_url_fail(err, i, "URL: bad port");
+    }
+    if (url[i] && url[i] != '/' && url[i] != '?' && url[i] != '#')
+        return nostr__client_url_fail(err, i, "URL: bad character after the host");
+    out->port = port > 0 ? port : (out->tls ? 443 : 80);
+    if (url[i] != '/') out->path[pl++] = '/';
+    for (; url[i] && url[i] != '#'; i++) {
+        if (!nostr__client_path_char((unsigned char)url[i]))
+            return nostr__client_url_fail(err, i, "URL: bad character in path");
+        if (pl + 1 >= sizeof out->path) return nostr__client_url_fail(err, i, "URL: path too long");
+        out->path[pl++] = url[i];
+    }
+    out->path[pl] = 0;
+    for (; url[i]; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+            return nostr__client_url_fail(err, i, "URL: bad character in fragment");
+    if (port > 0 && port != (out->tls ? 443 : 80))
+        snprintf(out->host_header, sizeof out->host_header, out->ipv6 ? "[%s]:%d" : "%s:%d", out->host, port);
+    else
+        snprintf(out->host_header, sizeof out->host_header, out->ipv6 ? "[%s]" : "%s", out->host);
+    return NOSTR_OK;
+}
+
+/* ---- small helpers ---- */
+
+static char *nostr__client_strdup(const nostr_allocator *al, const char *s)
+{
+    size_t n;
+    char *p;
+    if (!s) return NULL;
+    n = strlen(s);
+    p = (char *)nostr_alloc(al, n + 1);
+    if (p) memcpy(p, s, n + 1);
+    return p;
+}
+
+static int nostr__client_starts_with(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+static int nostr__client_sub_valid(const char *sub)
+{
+    size_t n;
+    if (!sub) return 0;
+    n = strlen(sub);
+    return n >= 1 && n <= 64;
+}
+
+static void nostr__client_error(nostr_client *c, int code, const char *msg)
+{
+    if (c->cb.on_error) c->cb.on_error(c->cb.user, code, msg);
+}
+
+static int nostr__client_rng(void *user, unsigned char *out, size_t n)
+{
+    return nostr_random((nostr_ctx *)user, out, n) == NOSTR_OK ? 0 : -1;
+}
+
+/* Record a lower-layer failure; the first one wins. */
+static void nostr__client_fail_conn(nostr_client *c, int code, const char *msg)
+{
+    if (!c->conn_error) {
+        c->conn_error = code;
+        c->conn_error_msg = msg;
+    }
+}
+
+static int nostr__client_connected_state(int state)
+{
+    return state >= NOSTR_CLIENT_CONNECTING && state <= NOSTR_CLIENT_OPEN;
+}
+
+/* ---- requests ---- */
+
+static nostr__client_item *nostr__client_find(nostr_client *c, int type, const char *sub, size_t sub_len,
+                                              const unsigned char *id, size_t *index)
+{
+    size_t i;
+    for (i = 0; i < c->item_count; i++) {
+        nostr__client_item *it = c->items[i];
+        if (it->type != type) continue;
+        if (id ? memcmp(it->id, id, 32) != 0 : (strlen(it->sub) != sub_len || memcmp(it->sub, sub, sub_len) != 0))
+            continue;
+        if (index) *index = i;
+        return it;
+    }
+    return NULL;
+}
+
+/* Take item i out of the list (the caller frees it). */
+static nostr__client_item *nostr__client_take(nostr_client *c, size_t i)
+{
+    nostr__client_item *it = c->items[i];
+    memmove(c->items + i, c->items + i + 1, (c->item_count - i - 1) * sizeof *c->items);
+    c->item_count--;
+    c->pending_bytes -= it->msg_len;
+    return it;
+}
+
+static int nostr__client_add(nostr_client *c, int type, const char *sub, const unsigned char *id, const char *msg,
+                             size_t len, long long deadline, nostr__client_item **out)
+{
+    nostr__client_item *it;
+    if (c->item_count >= c->max_pending || c->pending_bytes + len > c->max_pending_bytes) return NOSTR_ERR_TOO_LARGE;
+    if (c->item_count == c->item_cap) {
+        size_t cap = c->item_cap ? c->item_cap * 2 : 16;
+        nostr__client_item **grown = (nostr__client_item **)nostr_realloc(c->al, c->items, cap * sizeof *c->items);
+        if (!grown) return NOSTR_ERR_NOMEM;
+        c->items = grown;
+        c->item_cap = cap;
+    }
+    it = (nostr__client_item *)nostr_alloc(c->al, sizeof *it + len + 1);
+    if (!it) return NOSTR_ERR_NOMEM;
+    memset(it, 0, sizeof *it);
+    it->type = type;
+    if (sub) memcpy(it->sub, sub, strlen(sub) + 1);
+    if (id) memcpy(it->id, id, 32);
+    it->deadline = deadline;
+    it->msg = (char *)(it + 1);
+    memcpy(it->msg, msg, len);
+    it->msg[len] = 0;
+    it->msg_len = len;
+    c->items[c->item_count++] = it;
+    c->pending_bytes += len;
+    *out = it;
+    return NOSTR_OK;
+}
+
+/* ---- sending ---- */
+
+/* Framer output: through TLS for wss, else straight to the socket. */
+static int nostr__client_ws_send(void *user, const void *data, size_t n)
+{
+    nostr_client *c = (nostr_client *)user;
+    int rc;
+    if (c->tls) {
+        rc = nostr_tls_write(c->tls, data, n);
+    } else {
+        rc = c->cb.send(c->cb.user, data, n) ? NOSTR_ERR_NET : NOSTR_OK;
+    }
+    if (rc) nostr__client_fail_conn(c, rc, "could not write to the connection");
+    return rc;
+}
+
+static int nostr__client_tls_send(void *user, const void *cipher, size_t n)
+{
+    nostr_client *c = (nostr_client *)user;
+    if (c->cb.send(c->cb.user, cipher, n) == 0) return 0;
+    nostr__client_fail_conn(c, NOSTR_ERR_NET, "could not write to the connection");
+    return -1;
+}
+
+static int nostr__client_send_text(nostr_client *c, const char *msg, size_t len)
+{
+    int rc;
+    if (c->state != NOSTR_CLIENT_OPEN || c->conn_error) return NOSTR_ERR_CLOSED;
+    rc = nostr_ws_send_text(&c->ws, msg, len);
+    if (rc) nostr__client_fail_conn(c, rc, "could not send a message");
+    return rc;
+}
+
+static void nostr__client_send_item(nostr_client *c, nostr__client_item *it)
+{
+    if (nostr__client_send_text(c, it->msg, it->msg_len) == NOSTR_OK) {
+        it->sent = 1;
+        it->sent_authed = c->authed;
+        if (it->type != NOSTR__CLIENT_SUB && it->deadline >= 0 && it->deadline < c->now + c->answer_timeout)
+            it->deadline = c->now + c->answer_timeout;
+    }
+}
+
+/* ---- connection lifecycle ---- */
+
+static long long nostr__client_backoff_delay(nostr_client *c)
+{
+    long long bound = c->backoff_base;
+    unsigned i;
+    unsigned char r[4];
+    unsigned long v;
+    for (i = 0; i < c->attempts && bound < c->backoff_max; i++) bound *= 2;
+    if (bound > c->backoff_max) bound = c->backoff_max;
+    if (nostr_random(c->ctx, r, sizeof r) != NOSTR_OK) return bound; /* no randomness: the bound itself */
+    v = ((unsigned long)r[0] << 24) | ((unsigned long)r[1] << 16) | ((unsigned long)r[2] << 8) | r[3];
+    return (long long)(v % (unsigned long)(bound + 1)); /* full jitter: uniform in [0, bound] */
+}
+
+/* Free what belongs to one connection. */
+static void nostr__client_reset_conn(nostr_client *c)
+{
+    size_t i;
+    if (c->tls) nostr_tls_free(c->tls);
+    c->tls = NULL;
+    if (c->ws_up) nostr_ws_free(&c->ws);
+    c->ws_up = 0;
+    nostr_http_parser_reset(&c->http);
+    nostr_buf_clear(&c->plain_in);
+    nostr_buf_clear(&c->inbox);
+    nostr_buf_clear(&c->challenge);
+    c->conn_error = 0;
+    c->conn_error_msg = NULL;
+    c->ws_closed = 0;
+    c->auth_pending = 0;
+    c->authed = 0;
+    c->ping_sent = -1;
+    for (i = 0; i < c->item_count; i++) {
+        c->items[i]->sent = 0;
+        c->items[i]->auth_wait = 0;
+        c->items[i]->auth_retried = 0;
+        c->items[i]->sent_authed = 0;
+    }
+}
+
+/* End the current connection: close callback, on_disconnect, backoff. */
+static void nostr__client_drop(nostr_client *c, int code, const char *msg)
+{
+    int had_socket = c->tcp_up;
+    if (!nostr__client_connected_state(c->state)) return;
+    c->tcp_up = 0;
+    c->conn_gen++;
+    nostr__client_reset_conn(c);
+    c->state = NOSTR_CLIENT_BACKOFF;
+    if (c->no_reconnect) {
+        c->next_attempt = -1;
+    } else {
+        c->next_attempt = c->now + nostr__client_backoff_delay(c);
+        if (c->attempts < 64) c->attempts++;
+    }
+    if (had_socket && c->cb.close) c->cb.close(c->cb.user);
+    if (c->cb.on_disconnect) c->cb.on_disconnect(c->cb.user, code, msg);
+}
+
+/* Act on what lower layers recorded. */
+static void nostr__client_settle(nostr_client *c)
+{
+    if (!nostr__client_connected_state(c->state)) return;
+    if (c->conn_error) {
+        nostr__client_drop(c, c->conn_error, c->conn_error_msg ? c->conn_error_msg : "connection failed");
+    } else if (c->ws_closed) {
+        snprintf(c->msgbuf, sizeof c->msgbuf, "relay closed the WebSocket (code %d)", c->ws_close_code);
+        nostr__client_drop(c, NOSTR_ERR_CLOSED, c->msgbuf);
+    }
+}
+
+static void nostr__client_attempt(nostr_client *c)
+{
+    c->state = NOSTR_CLIENT_CONNECTING;
+    c->attempt_start = c->now;
+    c->next_attempt = -1;
+    c->tcp_up = 1; /* from here on the app may hold a socket in progress */
+    if (c->cb.connect(c->cb.user, c->url.host, c->url.port) != 0 && c->state == NOSTR_CLIENT_CONNECTING) {
+        c->tcp_up = 0;
+        nostr__client_drop(c, NOSTR_ERR_NET, "could not start the TCP connection");
+    }
+}
+
+NOSTRDEF int nostr_client_start(nostr_client *c, long long now_ms)
+{
+    if (!c) return NOSTR_ERR_ARG;
+    c->now = now_ms;
+    if (c->state == NOSTR_CLIENT_CLOSED) return NOSTR_ERR_CLOSED;
+    if (c->state != NOSTR_CLIENT_IDLE && c->state != NOSTR_CLIENT_BACKOFF) return NOSTR_OK;
+    nostr__client_attempt(c);
+    return NOSTR_OK;
+}
+
+static void nostr__client_tls_plain(void *user, const char *data, size_t n)
+{
+    nostr_client *c = (nostr_client *)user;
+    if (nostr_buf_append(&c->plain_in, data, n) != NOSTR_OK)
+        nostr__client_fail_conn(c, NOSTR_ERR_NOMEM, "out of memory for received data");
+}
+
+/* The TLS config for wss: the caller's, or one loaded on first use. */
+static int nostr__client_tls_setup(nostr_client *c)
+{
+    nostr_error err;
+    nostr_tls_callbacks tcb;
+    const char *name = c->server_name ? c->server_name : c->url.host;
+    int rc;
+    memset(&err, 0, sizeof err);
+    if (!c->tls_cfg) {
+        nostr_tls_config_opts opts;
+        memset(&opts, 0, sizeof opts);
+        opts.role = NOSTR_TLS_CLIENT;
+        opts.ca_file = c->ca_file;
+        rc = nostr_tls_config_new(c->ctx, &opts, &c->tls_cfg, &err);
+        if (rc) {
+            nostr__client_fail_conn(c, rc, err.msg ? err.msg : "could not load the TLS configuration");
+            return rc;
+        }
+        c->own_tls_cfg = 1;
+    }
+    memset(&tcb, 0, sizeof tcb);
+    tcb.user = c;
+    tcb.send = nostr__client_tls_send;
+    tcb.on_plain = nostr__client_tls_plain;
+    rc = nostr_tls_new(c->tls_cfg, name, &tcb, &c->tls, &err);
+    if (rc) nostr__client_fail_conn(c, rc, err.msg ? err.msg : "could not set up TLS");
+    return rc;
+}
+
+/* The HTTP Upgrade request (RFC 6455 section 4.1). */
+static int nostr__client_send_upgrade(nostr_client *c)
+{
+    nostr_buf req;
+    int rc;
+    if (nostr_random(c->ctx, c->ws_key, sizeof c->ws_key) != NOSTR_OK) {
+        nostr__client_fail_conn(c, NOSTR_ERR_RNG, "random source failed");
+        return NOSTR_ERR_RNG;
+    }
+    nostr_buf_init(&req, c->al);
+    rc = nostr_ws_client_request(&req, c->url.host_header, c->url.path, c->ws_key, "User-Agent: distrise\r\n");
+    if (rc == NOSTR_OK) {
+        if (c->tls)
+            rc = nostr_tls_write(c->tls, req.data, req.len);
+        else
+            rc = c->cb.send(c->cb.user, req.data, req.len) ? NOSTR_ERR_NET : NOSTR_OK;
+    }
+    nostr_buf_free(&req);
+    if (rc) nostr__client_fail_conn(c, rc, "could not send the WebSocket upgrade request");
+    return rc;
+}
+
+NOSTRDEF void nostr_client_connected(nostr_client *c, long long now_ms)
+{
+    if (!c) return;
+    c->now = now_ms;
+    if (c->state != NOSTR_CLIENT_CONNECTING) return;
+    c->tcp_up = 1;
+    c->last_rx = now_ms;
+    nostr_http_parser_reset(&c->http);
+    if (c->url.tls) {
+        c->state = NOSTR_CLIENT_TLS;
+        if (nostr__client_tls_setup(c) == NOSTR_OK) {
+            /* The upgrade request waits inside TLS until the handshake is done. */
+            if (nostr_tls_start(c->tls) != NOSTR_OK)
+                nostr__client_fail_conn(c, NOSTR_ERR_TLS, "TLS handshake failed to start");
+            else
+                nostr__client_send_upgrade(c);
+        }
+    } else {
+        c->state = NOSTR_CLIENT_UPGRADING;
+        nostr__client_send_upgrade(c);
+    }
+    nostr__client_settle(c);
+}
+
+NOSTRDEF void nostr_client_disconnected(nostr_client *c, long long now_ms)
+{
+    if (!c) return;
+    c->now = now_ms;
+    if (!nostr__client_connected_state(c->state)) return;
+    c->tcp_up = 0; /* the app already closed it */
+    if (c->state == NOSTR_CLIENT_CONNECTING)
+        nostr__client_drop(c, NOSTR_ERR_NET, "could not connect");
+    else
+        nostr__client_drop(c, NOSTR_ERR_CLOSED, "connection closed");
+}
+
+/* ---- WebSocket callbacks ---- */
+
+static void nostr__client_ws_message(void *user, int opcode, const char *data, size_t len)
+{
+    nostr_client *c = (nostr_client *)user;
+    unsigned char op = (unsigned char)opcode;
+    if (nostr_buf_append(&c->inbox, &op, 1) || nostr_buf_append(&c->inbox, &len, sizeof len) ||
+        nostr_buf_append(&c->inbox, data, len) || nostr_buf_append_char(&c->inbox, 0))
+        nostr__client_fail_conn(c, NOSTR_ERR_NOMEM, "out of memory for received messages");
+}
+
+static void nostr__client_ws_pong(void *user, const char *data, size_t len)
+{
+    nostr_client *c = (nostr_client *)user;
+    (void)data;
+    (void)len;
+    c->ping_sent = -1;
+}
+
+static void nostr__client_ws_close(void *user, int code, const char *reason, size_t len)
+{
+    nostr_client *c = (nostr_client *)user;
+    (void)reason;
+    (void)len;
+    c->ws_closed = 1;
+    c->ws_close_code = code;
+}
+
+static void nostr__client_open(nostr_client *c)
+{
+    nostr_ws_config wcfg;
+    nostr_ws_callbacks wcb;
+    size_t i;
+    memset(&wcfg, 0, sizeof wcfg);
+    wcfg.max_frame = c->max_message;
+    wcfg.max_message = c->max_message;
+    wcfg.allocator = *c->al;
+    wcfg.rng = nostr__client_rng;
+    wcfg.rng_user = c->ctx;
+    memset(&wcb, 0, sizeof wcb);
+    wcb.user = c;
+    wcb.send = nostr__client_ws_send;
+    wcb.on_message = nostr__client_ws_message;
+    wcb.on_pong = nostr__client_ws_pong;
+    wcb.on_close = nostr__client_ws_close;
+    if (nostr_ws_init(&c->ws, NOSTR_WS_CLIENT, &wcfg, &wcb) != NOSTR_OK) {
+        nostr__client_fail_conn(c, NOSTR_ERR_WS, "could not set up the WebSocket framer");
+        return;
+    }
+    c->ws_up = 1;
+    c->state = NOSTR_CLIENT_OPEN;
+    c->attempts = 0;
+    c->ping_sent = -1;
+    /* Subscriptions, then publishes and COUNTs, in the order they were made. */
+    for (i = 0; i < c->item_count && !c->conn_error; i++) nostr__client_send_item(c, c->items[i]);
+    if (c->cb.on_open && !c->conn_error) c->cb.on_open(c->cb.user);
+}
+
+/* ---- NIP-01 dispatch ---- */
+
+static void nostr__client_send_auth_event(nostr_client *c, const nostr_event *ev)
+{
+    nostr_msg m;
+    nostr_buf out;
+    memset(&m, 0, sizeof m);
+    m.type = NOSTR_MSG_AUTH;
+    m.event = *ev;
+    nostr_buf_init(&out, c->al);
+    if (nostr_msg_write(&m, NOSTR_FROM_CLIENT, &out) == NOSTR_OK &&
+        nostr__client_send_text(c, out.data, out.len) == 0) {
+        memcpy(c->auth_id, ev->id, 32);
+        c->auth_pending = 1;
+    }
+    nostr_buf_free(&out);
+}
+
+static void nostr__client_on_challenge(nostr_client *c, const nostr_str *challenge)
+{
+    nostr_arena a;
+    nostr_event ev;
+    int rc;
+    nostr_buf_clear(&c->challenge);
+    if (nostr_buf_append(&c->challenge, challenge->ptr, challenge->len) != NOSTR_OK) return;
+    if (!c->has_keys || !c->cb.unix_time) {
+        if (c->has_keys)
+            nostr__client_error(c, NOSTR_ERR_ARG, "AUTH: keys but no unix_time callback to date the event");
+        if (c->cb.on_auth_challenge) c->cb.on_auth_challenge(c->cb.user, c->challenge.data);
+        return;
+    }
+    nostr_arena_init(&a, NULL, 0, c->al);
+    rc = nostr_build_auth(&ev, &a, c->cb.unix_time(c->cb.user), c->url_text, c->challenge.data);
+    if (!rc) rc = nostr_event_sign(c->ctx, &ev, &c->keys);
+    if (rc)
+        nostr__client_error(c, rc, "AUTH: could not build the kind 22242 event");
+    else
+        nostr__client_send_auth_event(c, &ev);
+    nostr_arena_free(&a);
+}
+
+/* Our AUTH was answered: on success re-send what waited for it. */
+static void nostr__client_on_auth_ok(nostr_client *c, int ok, const char *message)
+{
+    size_t i;
+    c->auth_pending = 0;
+    c->authed = ok;
+    if (c->cb.on_auth) c->cb.on_auth(c->cb.user, ok, message);
+    for (i = 0; i < c->item_count; i++) {
+        nostr__client_item *it = c->items[i];
+        if (!it->auth_wait) continue;
+        it->auth_wait = 0;
+        if (ok) nostr__client_send_item(c, it);
+    }
+    if (ok) return;
+    /* Refused: the requests that waited fail now. */
+    for (i = 0; i < c->item_count;) {
+        nostr__client_item *it = c->items[i];
+        if (!it->auth_retried || it->sent) {
+            i++;
+            continue;
+        }
+        it = nostr__client_take(c, i);
+        if (it->type == NOSTR__CLIENT_PUB && c->cb.on_ok)
+            c->cb.on_ok(c->cb.user, it->id, 0, "auth-required: the relay refused our AUTH");
+        else if (it->type != NOSTR__CLIENT_PUB && c->cb.on_closed)
+            c->cb.on_closed(c->cb.user, it->sub, "auth-required: the relay refused our AUTH");
+        nostr_free(c->al, it);
+        i = 0;
+    }
+}
+
+/* A refusal with "auth-required:": wait for our AUTH and try once more
+ * when we can sign; returns 1 when the item is kept for that. */
+static int nostr__client_auth_retry(nostr_client *c, nostr__client_item *it, const nostr_str *message)
+{
+    if (!nostr__client_starts_with(message->ptr, message->len, "auth-required:")) return 0;
+    if (!c->has_keys || !c->cb.unix_time || it->auth_retried || it->sent_authed) return 0;
+    it->auth_retried = 1;
+    it->sent = 0;
+    if (c->authed)
+        nostr__client_send_item(c, it); /* sent before our AUTH got through */
+    else
+        it->auth_wait = 1;
+    return 1;
+}
+
+static void nostr__client_on_event(nostr_client *c, const nostr_msg *m, const char *text)
+{
+    nostr__client_item *it = nostr__client_find(c, NOSTR__CLIENT_SUB, m->sub_id.ptr, m->sub_id.len, NULL, NULL);
+    nostr_error err;
+    char sub[65];
+    int rc;
+    if (!it) return;                  /* a subscription we closed: events may still be in flight */
+    memcpy(sub, it->sub, sizeof sub); /* the callback may close it */
+    if (c->verify) {
+        memset(&err, 0, sizeof err);
+        rc = nostr_event_validate(c->ctx, &m->event, NULL, &err);
+        if (rc) {
+            snprintf(c->msgbuf, sizeof c->msgbuf, "invalid event from relay dropped: %s",
+                     err.msg ? err.msg : nostr_strerror(rc));
+            nostr__client_error(c, rc, c->msgbuf);
+            return;
+        }
+    }
+    if (c->cb.on_event) c->cb.on_event(c->cb.user, sub, &m->event, text + m->event.json_offset, m->event.json_len);
+}
+
+static void nostr__client_on_ok(nostr_client *c, const nostr_msg *m)
+{
+    size_t i;
+    nostr__client_item *it;
+    if (c->auth_pending && memcmp(m->id, c->auth_id, 32) == 0) {
+        nostr__client_on_auth_ok(c, m->ok, m->message.ptr);
+        return;
+    }
+    it = nostr__client_find(c, NOSTR__CLIENT_PUB, NULL, 0, m->id, &i);
+    if (!it) return; /* answered after a timeout, or not ours */
+    if (!m->ok && nostr__client_auth_retry(c, it, &m->message)) return;
+    it = nostr__client_take(c, i);
+    if (c->cb.on_ok) c->cb.on_ok(c->cb.user, it->id, m->ok, m->message.ptr);
+    nostr_free(c->al, it);
+}
+
+static void nostr__client_on_closed(nostr_client *c, const nostr_msg *m)
+{
+    size_t i;
+    nostr__client_item *it = nostr__client_find(c, NOSTR__CLIENT_SUB, m->sub_id.ptr, m->sub_id.len, NULL, &i);
+    if (!it) it = nostr__client_find(c, NOSTR__CLIENT_COUNT, m->sub_id.ptr, m->sub_id.len, NULL, &i);
+    if (!it) return;
+    if (nostr__client_auth_retry(c, it, &m->message)) return;
+    it = nostr__client_take(c, i);
+    if (c->cb.on_closed) c->cb.on_closed(c->cb.user, it->sub, m->message.ptr);
+    nostr_free(c->al, it);
+}
+
+static void nostr__client_dispatch(nostr_client *c, const char *text, size_t len)
+{
+    nostr_msg m;
+    nostr_error err;
+    nostr__client_item *it;
+    char sub[65];
+    size_t i;
+    int rc;
+    nostr_arena_reset(&c->arena);
+    memset(&err, 0, sizeof err);
+    rc = nostr_msg_parse(&m, NOSTR_FROM_RELAY, text, len, &c->arena, &c->limits, &err);
+    if (rc) {
+        snprintf(c->msgbuf, sizeof c->msgbuf, "bad message from relay dropped: %s at offset %lu",
+                 err.msg ? err.msg : nostr_strerror(rc), (unsigned long)err.offset);
+        nostr__client_error(c, rc, c->msgbuf);
+        return;
+    }
+    switch (m.type) {
+    case NOSTR_MSG_EVENT: nostr__client_on_event(c, &m, text); break;
+    case NOSTR_MSG_OK: nostr__client_on_ok(c, &m); break;
+    case NOSTR_MSG_EOSE:
+        it = nostr__client_find(c, NOSTR__CLIENT_SUB, m.sub_id.ptr, m.sub_id.len, NULL, NULL);
+        if (!it || !c->cb.on_eose) break;
+        memcpy(sub, it->sub, sizeof sub); /* the callback may close it */
+        c->cb.on_eose(c->cb.user, sub);
+        break;
+    case NOSTR_MSG_CLOSED: nostr__client_on_closed(c, &m); break;
+    case NOSTR_MSG_NOTICE:
+        if (c->cb.on_notice) c->cb.on_notice(c->cb.user, m.message.ptr);
+        break;
+    case NOSTR_MSG_COUNT:
+        it = nostr__client_find(c, NOSTR__CLIENT_COUNT, m.sub_id.ptr, m.sub_id.len, NULL, &i);
+        if (!it) break;
+        it = nostr__client_take(c, i);
+        if (c->cb.on_count) c->cb.on_count(c->cb.user, it->sub, m.count, m.approximate);
+        nostr_free(c->al, it);
+        break;
+    case NOSTR_MSG_AUTH: nostr__client_on_challenge(c, &m.message); break;
+    default: nostr__client_error(c, NOSTR_ERR_MESSAGE, "unexpected message from relay dropped"); break;
+    }
+}
+
+/* Deliver the messages the framer completed. A callback may end the
+ * connection (nostr_client_close), which empties the inbox. */
+static void nostr__client_drain_inbox(nostr_client *c)
+{
+    size_t pos = 0;
+    while (pos < c->inbox.len && c->state == NOSTR_CLIENT_OPEN) {
+        unsigned char op = (unsigned char)c->inbox.data[pos];
+        size_t len;
+        const char *text;
+        memcpy(&len, c->inbox.data + pos + 1, sizeof len);
+        text = c->inbox.data + pos + 1 + sizeof len;
+        pos += 1 + sizeof len + len + 1;
+        if (op == NOSTR_WS_OP_TEXT)
+            nostr__client_dispatch(c, text, len);
+        else
+            nostr__client_error(c, NOSTR_ERR_MESSAGE, "binary WebSocket message from relay dropped");
+    }
+    nostr_buf_clear(&c->inbox);
+}
+
+/* Plaintext from the relay: the 101 while upgrading, then frames. */
+static void nostr__client_plain(nostr_client *c, const char *data, size_t n)
+{
+    if (c->state == NOSTR_CLIENT_UPGRADING && n) {
+        size_t used = 0;
+        nostr_error err;
+        int rc = nostr_http_feed(&c->http, data, n, &used);
+        if (rc == NOSTR_HTTP_MORE) return;
+        if (rc != NOSTR_HTTP_DONE) {
+            nostr__client_fail_conn(c, NOSTR_ERR_HTTP, "bad HTTP answer to the WebSocket upgrade");
+            return;
+        }
+        memset(&err, 0, sizeof err);
+        if (nostr_ws_client_check_response(&c->http.msg, c->ws_key, &err) != NOSTR_OK) {
+            nostr__client_fail_conn(c, NOSTR_ERR_HTTP, err.msg ? err.msg : "bad answer to the WebSocket upgrade");
+            return;
+        }
+        nostr__client_open(c);
+        data += used;
+        n -= used;
+    }
+    if (c->state == NOSTR_CLIENT_OPEN && n && !c->conn_error && !c->ws_closed) {
+        int rc = nostr_ws_feed(&c->ws, data, n);
+        if (rc && rc != NOSTR_ERR_CLOSED)
+            nostr__client_fail_conn(c, rc, c->ws.error ? c->ws.error : "WebSocket protocol error from relay");
+    }
+    nostr__client_drain_inbox(c);
+}
+
+NOSTRDEF int nostr_client_feed(nostr_client *c, const void *data, size_t n, long long now_ms)
+{
+    int state;
+    if (!c || (!data && n)) return NOSTR_ERR_ARG;
+    c->now = now_ms;
+    if (c->state < NOSTR_CLIENT_TLS || c->state > NOSTR_CLIENT_OPEN || !c->tcp_up) return NOSTR_ERR_CLOSED;
+    c->last_rx = now_ms;
+    c->ping_sent = -1; /* any data shows the connection is alive */
+    if (c->tls) {
+        unsigned gen = c->conn_gen;
+        int rc = nostr_tls_feed(c->tls, data, n);
+        if (rc && rc != NOSTR_ERR_CLOSED) /* read it now: a callback below may end the connection */
+            snprintf(c->tlsmsg, sizeof c->tlsmsg, "TLS: %.300s", nostr_tls_last_error(c->tls));
+        if (c->state == NOSTR_CLIENT_TLS && nostr_tls_handshake_done(c->tls)) c->state = NOSTR_CLIENT_UPGRADING;
+        /* plaintext that arrived before a close_notify or an error still counts */
+        while (c->plain_in.len && !c->conn_error && c->conn_gen == gen) {
+            nostr_buf chunk = c->plain_in;
+            nostr_buf_init(&c->plain_in, c->al);
+            nostr__client_plain(c, chunk.data, chunk.len);
+            nostr_buf_free(&chunk);
+        }
+        if (c->conn_gen == gen && rc == NOSTR_ERR_CLOSED)
+            nostr__client_fail_conn(c, NOSTR_ERR_CLOSED, "relay closed the TLS session");
+        else if (c->conn_gen == gen && rc)
+            nostr__client_fail_conn(c, rc, c->tlsmsg);
+    } else {
+        nostr__client_plain(c, (const char *)data, n);
+    }
+    state = c->conn_error ? c->conn_error : (c->ws_closed ? NOSTR_ERR_CLOSED : NOSTR_OK);
+    nostr__client_settle(c);
+    return state;
+}
+
+/* ---- timers ---- */
+
+static void nostr__client_expire(nostr_client *c)
+{
+    size_t i = 0;
+    while (i < c->item_count) {
+        nostr__client_item *it = c->items[i];
+        if (it->type == NOSTR__CLIENT_SUB || it->deadline < 0 || it->deadline > c->now) {
+            i++;
+            continue;
+        }
+        it = nostr__client_take(c, i);
+        if (it->type == NOSTR__CLIENT_PUB && c->cb.on_ok)
+            c->cb.on_ok(c->cb.user, it->id, 0, "timeout: no OK from the relay");
+        else if (it->type == NOSTR__CLIENT_COUNT && c->cb.on_closed)
+            c->cb.on_closed(c->cb.user, it->sub, "timeout: no COUNT answer from the relay");
+        nostr_free(c->al, it);
+        i = 0; /* the callback may have changed the list */
+    }
+}
+
+NOSTRDEF void nostr_client_tick(nostr_client *c, long long now_ms)
+{
+    if (!c) return;
+    c->now = now_ms;
+    if (c->state == NOSTR_CLIENT_CLOSED) return;
+    nostr__client_expire(c);
+    if (c->state >= NOSTR_CLIENT_CONNECTING && c->state < NOSTR_CLIENT_OPEN) {
+        if (now_ms - c->attempt_start >= c->connect_timeout)
+            nostr__client_drop(c, NOSTR_ERR_TIMEOUT, "timeout while connecting to the relay");
+    } else if (c->state == NOSTR_CLIENT_OPEN && c->ping_interval > 0) {
+        if (c->ping_sent >= 0 && now_ms - c->ping_sent >= c->pong_timeout) {
+            nostr__client_drop(c, NOSTR_ERR_TIMEOUT, "relay did not answer a ping");
+        } else if (c->ping_sent < 0 && now_ms - c->last_rx >= c->ping_interval) {
+            if (nostr_ws_send_ping(&c->ws, "", 0) == NOSTR_OK)
+                c->ping_sent = now_ms;
+            else
+                nostr__client_fail_conn(c, NOSTR_ERR_NET, "could not send a ping");
+        }
+    } else if (c->state == NOSTR_CLIENT_BACKOFF && c->next_attempt >= 0 && now_ms >= c->next_attempt) {
+        nostr__client_attempt(c);
+    }
+    nostr__client_settle(c);
+}
+
+static void nostr__client_min(long long *best, long long t)
+{
+    if (t >= 0 && (*best < 0 || t < *best)) *best = t;
+}
+
+NOSTRDEF long long nostr_client_next_timeout(const nostr_client *c)
+{
+    long long best = -1;
+    size_t i;
+    if (!c || c->state == NOSTR_CLIENT_CLOSED) return -1;
+    for (i = 0; i < c->item_count; i++)
+        if (c->items[i]->type != NOSTR__CLIENT_SUB) nostr__client_min(&best, c->items[i]->deadline);
+    if (c->state >= NOSTR_CLIENT_CONNECTING && c->state < NOSTR_CLIENT_OPEN)
+        nostr__client_min(&best, c->attempt_start + c->connect_timeout);
+    else if (c->state == NOSTR_CLIENT_OPEN && c->ping_interval > 0)
+        nostr__client_min(&best, c->ping_sent >= 0 ? c->ping_sent + c->pong_timeout : c->last_rx + c->ping_interval);
+    else if (c->state == NOSTR_CLIENT_BACKOFF)
+        nostr__client_min(&best, c->next_attempt);
+    return best;
+}
+
+/* ---- setup ---- */
+
+static long long nostr__client_ms(long long v, long long def)
+{
+    return v ? v : def;
+}
+
+NOSTRDEF nostr_client *nostr_client_new(nostr_ctx *ctx, const char *url, const nostr_client_config *cfg,
+                                        const nostr_client_callbacks *cb, nostr_error *err)
+{
+    nostr_client_config zero;
+    const nostr_allocator *al;
+    nostr_client *c;
+    nostr_client_url parsed;
+    if (!ctx || !url || !cb || !cb->send || !cb->connect) {
+        nostr__fail(err, NOSTR_ERR_ARG, 0, "client: need a context, a URL, and send and connect callbacks");
+        return NULL;
+    }
+    if (nostr_client_parse_url(url, &parsed, err) != NOSTR_OK) return NULL;
+    if (!cfg) {
+        memset(&zero, 0, sizeof zero);
+        cfg = &zero;
+    }
+    al = nostr_ctx_allocator(ctx);
+    c = (nostr_client *)nostr_alloc(al, sizeof *c);
+    if (!c) {
+        nostr__fail(err, NOSTR_ERR_NOMEM, 0, "client: out of memory");
+        return NULL;
+    }
+    memset(c, 0, sizeof *c);
+    c->ctx = ctx;
+    c->al = al;
+    c->cb = *cb;
+    c->url = parsed;
+    c->url_text = nostr__client_strdup(al, url);
+    c->ca_file = nostr__client_strdup(al, cfg->tls_ca_file);
+    c->server_name = nostr__client_strdup(al, cfg->tls_server_name);
+    if (cfg->keys) {
+        c->keys = *cfg->keys;
+        c->has_keys = 1;
+    }
+    c->verify = cfg->verify_events != NOSTR_CLIENT_NO_VERIFY;
+    c->no_reconnect = cfg->no_reconnect;
+    c->connect_timeout = nostr__client_ms(cfg->connect_timeout_ms, 10000);
+    c->answer_timeout = nostr__client_ms(cfg->answer_timeout_ms, 10000);
+    c->ping_interval = nostr__client_ms(cfg->ping_interval_ms, 30000);
+    c->pong_timeout = nostr__client_ms(cfg->pong_timeout_ms, 10000);
+    c->backoff_base = nostr__client_ms(cfg->backoff_base_ms, 500);
+    c->backoff_max = nostr__client_ms(cfg->backoff_max_ms, 60000);
+    if (c->backoff_base < 1) c->backoff_base = 1;
+    if (c->backoff_max < c->backoff_base) c->backoff_max = c->backoff_base;
+    c->max_pending = cfg->max_pending ? cfg->max_pending : 1024;
+    c->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes : (4u << 20);
+    c->max_message = cfg->max_message ? cfg->max_message : (1u << 20);
+    nostr_limits_resolve(&c->limits, cfg->limits);
+    if (c->limits.max_input < c->max_message) c->limits.max_input = c->max_message;
+    c->tls_cfg = cfg->tls;
+    c->state = NOSTR_CLIENT_IDLE;
+    c->next_attempt = -1;
+    c->ping_sent = -1;
+    nostr_http_parser_init(&c->http, NOSTR_HTTP_RESPONSE, NULL);
+    nostr_buf_init(&c->plain_in, al);
+    nostr_buf_init(&c->inbox, al);
+    nostr_buf_init(&c->challenge, al);
+    nostr_arena_init(&c->arena, NULL, 0, al);
+    if (!c->url_text || (cfg->tls_ca_file && !c->ca_file) || (cfg->tls_server_name && !c->server_name)) {
+        nostr__fail(err, NOSTR_ERR_NOMEM, 0, "client: out of memory");
+        nostr_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void nostr__client_free_items(nostr_client *c)
+{
+    size_t i;
+    for (i = 0; i < c->item_count; i++) nostr_free(c->al, c->items[i]);
+    c->item_count = 0;
+    c->pending_bytes = 0;
+}
+
+NOSTRDEF void nostr_client_close(nostr_client *c, long long now_ms)
+{
+    if (!c) return;
+    c->now = now_ms;
+    if (c->state == NOSTR_CLIENT_CLOSED) return;
+    nostr__client_free_items(c);
+    if (c->state == NOSTR_CLIENT_OPEN && !c->conn_error && !c->ws_closed) {
+        nostr_ws_close(&c->ws, NOSTR_WS_CLOSE_NORMAL, "", 0);
+        if (c->tls) nostr_tls_close(c->tls);
+    } else if (c->tls && c->tcp_up && !c->conn_error) {
+        nostr_tls_close(c->tls);
+    }
+    c->no_reconnect = 1;
+    if (nostr__client_connected_state(c->state)) nostr__client_drop(c, NOSTR_OK, "closed");
+    c->state = NOSTR_CLIENT_CLOSED;
+    c->next_attempt = -1;
+}
+
+NOSTRDEF void nostr_client_free(nostr_client *c)
+{
+    if (!c) return;
+    if (c->tcp_up && c->cb.close) c->cb.close(c->cb.user);
+    c->tcp_up = 0;
+    nostr__client_reset_conn(c);
+    nostr__client_free_items(c);
+    nostr_free(c->al, c->items);
+    nostr_http_parser_free(&c->http);
+    nostr_buf_free(&c->plain_in);
+    nostr_buf_free(&c->inbox);
+    nostr_buf_free(&c->challenge);
+    nostr_arena_free(&c->arena);
+    if (c->own_tls_cfg) nostr_tls_config_free(c->tls_cfg);
+    nostr_free(c->al, c->url_text);
+    nostr_free(c->al, c->ca_file);
+    nostr_free(c->al, c->server_name);
+    nostr_keys_wipe(&c->keys);
+    nostr_free(c->al, c);
+}
+
+NOSTRDEF void nostr_client_set_reconnect(nostr_client *c, int on)
+{
+    if (!c || c->state == NOSTR_CLIENT_CLOSED) return;
+    c->no_reconnect = !on;
+    if (c->state != NOSTR_CLIENT_BACKOFF) return;
+    if (!on)
+        c->next_attempt = -1;
+    else if (c->next_attempt < 0)
+        c->next_attempt = c->now + nostr__client_backoff_delay(c);
+}
+
+/* ---- getters ---- */
+
+NOSTRDEF int nostr_client_state(const nostr_client *c)
+{
+    return c ? c->state : NOSTR_CLIENT_CLOSED;
+}
+
+NOSTRDEF long long nostr_client_next_attempt(const nostr_client *c)
+{
+    return c && c->state == NOSTR_CLIENT_BACKOFF ? c->next_attempt : -1;
+}
+
+NOSTRDEF unsigned nostr_client_attempts(const nostr_client *c)
+{
+    return c ? c->attempts : 0;
+}
+
+NOSTRDEF int nostr_client_authenticated(const nostr_client *c)
+{
+    return c ? c->authed : 0;
+}
+
+NOSTRDEF const nostr_client_url *nostr_client_get_url(const nostr_client *c)
+{
+    return c ? &c->url : NULL;
+}
+
+NOSTRDEF const char *nostr_client_challenge(const nostr_client *c)
+{
+    return c && c->challenge.len ? c->challenge.data : "";
+}
+
+/* ---- requests ---- */
+
+/* Keep a request and send it now when the connection is open. */
+static int nostr__client_submit(nostr_client *c, int type, const char *sub, const unsigned char *id,
+                                const nostr_buf *msg, long long now_ms)
+{
+    nostr__client_item *it;
+    int rc;
+    c->now = now_ms;
+    rc = nostr__client_add(c, type, sub, id, msg->data, msg->len,
+                           type == NOSTR__CLIENT_SUB ? -1 : now_ms + c->answer_timeout, &it);
+    if (rc) return rc;
+    if (c->state == NOSTR_CLIENT_OPEN) nostr__client_send_item(c, it);
+    nostr__client_settle(c);
+    return NOSTR_OK;
+}
+
+static int nostr__client_write_filters(nostr_client *c, int type, const char *sub, const nostr_filter *filters,
+                                       size_t n, nostr_buf *out)
+{
+    nostr_msg m;
+    if (!c || !nostr__client_sub_valid(sub) || !filters || n == 0) return NOSTR_ERR_ARG;
+    if (c->state == NOSTR_CLIENT_CLOSED) return NOSTR_ERR_CLOSED;
+    memset(&m, 0, sizeof m);
+    m.type = type == NOSTR__CLIENT_SUB ? NOSTR_MSG_REQ : NOSTR_MSG_COUNT;
+    m.sub_id.ptr = sub;
+    m.sub_id.len = strlen(sub);
+    m.filters = (nostr_filter *)filters;
+    m.filter_count = n;
+    return nostr_msg_write(&m, NOSTR_FROM_CLIENT, out);
+}
+
+NOSTRDEF int nostr_client_publish(nostr_client *c, const nostr_event *ev, long long now_ms)
+{
+    nostr_msg m;
+    nostr_buf out;
+    int rc;
+    if (!c || !ev) return NOSTR_ERR_ARG;
+    if (c->state == NOSTR_CLIENT_CLOSED) return NOSTR_ERR_CLOSED;
+    if (nostr__client_find(c, NOSTR__CLIENT_PUB, NULL, 0, ev->id, NULL)) return NOSTR_OK; /* already waiting */
+    memset(&m, 0, sizeof m);
+    m.type = NOSTR_MSG_EVENT;
+    m.event = *ev;
+    nostr_buf_init(&out, c->al);
+    rc = nostr_msg_write(&m, NOSTR_FROM_CLIENT, &out);
+    if (!rc) rc = nostr__client_submit(c, NOSTR__CLIENT_PUB, NULL, ev->id, &out, now_ms);
+    nostr_buf_free(&out);
+    return rc;
+}
+
+NOSTRDEF int nostr_client_publish_json(nostr_client *c, const char *json, size_t len, long long now_ms)
+{
+    nostr_arena a;
+    nostr_event ev;
+    nostr_buf out;
+    int rc;
+    if (!c || (!json && len)) return NOSTR_ERR_ARG;
+    if (c->state == NOSTR_CLIENT_CLOSED) return NOSTR_ERR_CLOSED;
+    nostr_arena_init(&a, NULL, 0, c->al);
+    rc = nostr_event_parse(&ev, json, len, &a, &c->limits, NULL);
+    nostr_arena_free(&a);
+    if (rc) return rc;
+    if (nostr__client_find(c, NOSTR__CLIENT_PUB, NULL, 0, ev.id, NULL)) return NOSTR_OK;
+    nostr_buf_init(&out, c->al);
+    rc = nostr_buf_append_str(&out, "[\"EVENT\",");
+    if (!rc) rc = nostr_buf_append(&out, json, len);
+    if (!rc) rc = nostr_buf_append_char(&out, ']');
+    if (!rc) rc = nostr__client_submit(c, NOSTR__CLIENT_PUB, NULL, ev.id, &out, now_ms);
+    nostr_buf_free(&out);
+    return rc;
+}
+
+/* Drop a subscription or COUNT with this id (no callback). */
+static void nostr__client_forget(nostr_client *c, int type, const char *sub)
+{
+    size_t i;
+    if (nostr__client_find(c, type, sub, strlen(sub), NULL, &i)) nostr_free(c->al, nostr__client_take(c, i));
+}
+
+NOSTRDEF int nostr_client_req(nostr_client *c, const char *sub, const nostr_filter *filters, size_t n, long long now_ms)
+{
+    nostr_buf out;
+    int rc;
+    if (!c) return NOSTR_ERR_ARG;
+    nostr_buf_init(&out, c->al);
+    rc = nostr__client_write_filters(c, NOSTR__CLIENT_SUB, sub, filters, n, &out);
+    if (!rc) {
+        nostr__client_forget(c, NOSTR__CLIENT_SUB, sub); /* a REQ with the same id replaces it */
+        rc = nostr__client_submit(c, NOSTR__CLIENT_SUB, sub, NULL, &out, now_ms);
+    }
+    nostr_buf_free(&out);
+    return rc;
+}
+
+NOSTRDEF int nostr_client_count(nostr_client *c, const char *sub, const nostr_filter *filters, size_t n,
+                                long long now_ms)
+{
+    nostr_buf out;
+    int rc;
+    if (!c) return NOSTR_ERR_ARG;
+    nostr_buf_init(&out, c->al);
+    rc = nostr__client_write_filters(c, NOSTR__CLIENT_COUNT, sub, filters, n, &out);
+    if (!rc) {
+        nostr__client_forget(c, NOSTR__CLIENT_COUNT, sub);
+        rc = nostr__client_submit(c, NOSTR__CLIENT_COUNT, sub, NULL, &out, now_ms);
+    }
+    nostr_buf_free(&out);
+    return rc;
+}
+
+NOSTRDEF int nostr_client_close_sub(nostr_client *c, const char *sub)
+{
+    nostr_msg m;
+    nostr_buf out;
+    char id[65];
+    size_t i;
+    if (!c || !nostr__client_sub_valid(sub)) return NOSTR_ERR_ARG;
+    if (!nostr__client_find(c, NOSTR__CLIENT_SUB, sub, strlen(sub), NULL, &i)) return NOSTR_ERR_ARG;
+    memcpy(id, sub, strlen(sub) + 1); /* sub may be the item's own copy */
+    sub = id;
+    nostr_free(c->al, nostr__client_take(c, i));
+    if (c->state != NOSTR_CLIENT_OPEN) return NOSTR_OK; /* the relay forgot it with the connection */
+    memset(&m, 0, sizeof m);
+    m.type = NOSTR_MSG_CLOSE;
+    m.sub_id.ptr = sub;
+    m.sub_id.len = strlen(sub);
+    nostr_buf_init(&out, c->al);
+    if (nostr_msg_write(&m, NOSTR_FROM_CLIENT, &out) == NOSTR_OK) nostr__client_send_text(c, out.data, out.len);
+    nostr_buf_free(&out);
+    nostr__client_settle(c);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_client_auth(nostr_client *c, const nostr_event *ev)
+{
+    if (!c || !ev) return NOSTR_ERR_ARG;
+    if (c->state != NOSTR_CLIENT_OPEN) return NOSTR_ERR_CLOSED;
+    nostr__client_send_auth_event(c, ev);
+    nostr__client_settle(c);
+    return c->auth_pending ? NOSTR_OK : NOSTR_ERR_CLOSED;
+}
+
+/* ---- blocking: implementation ----
+ *
+ * One socket, one nostr_client, and a poll(2) loop that runs until the
+ * thing a call waits for has happened or its deadline passed. Output is
+ * buffered (the socket is non-blocking) and flushed when poll says the
+ * socket is writable. */
+
+#ifndef NOSTR_NO_BLOCKING
+
+/* No SIGPIPE from a socket the relay closed (Linux, BSDs); elsewhere the
+ * app ignores SIGPIPE. */
+#ifdef MSG_NOSIGNAL
+#define NOSTR__BLK_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define NOSTR__BLK_SEND_FLAGS 0
+#endif
+
+enum { NOSTR__BLK_NONE = 0, NOSTR__BLK_OPEN, NOSTR__BLK_OK, NOSTR__BLK_EOSE, NOSTR__BLK_COUNT };
+
+typedef struct nostr__blk_sub {
+    char sub[65];
+    nostr_conn_event_fn fn;
+    void *user;
+} nostr__blk_sub;
+
+struct nostr_conn {
+    nostr_ctx *ctx;
+    const nostr_allocator *al;
+    nostr_client *client;
+    int fd;
+    int connecting;         /* non-blocking connect in progress */
+    struct addrinfo *addrs; /* the resolved list while connecting */
+    struct addrinfo *next_addr;
+    char net_detail[160]; /* why the last connect failed */
+    nostr_buf out;        /* bytes not written yet */
+    size_t out_pos;
+    /* what the current call waits for */
+    int wait;
+    int wait_done, wait_closed, stop;
+    unsigned char wait_id[32];
+    char wait_sub[65];
+    int accepted, approximate;
+    unsigned long long count;
+    char *ok_msg;
+    size_t ok_cap;
+    int opened, dropped, drop_code;
+    int closing; /* nostr_conn_close: keep the socket until the CLOSE frame is out */
+    unsigned sub_counter;
+    nostr__blk_sub *subs;
+    size_t sub_count, sub_cap;
+    char last_error[320];
+    char last_notice[320];
+};
+
+static long long nostr__blk_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nostr__blk_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n;
+    if (!dst || cap == 0) return;
+    n = src ? strlen(src) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* ---- socket ---- */
+
+static void nostr__blk_close_fd(nostr_conn *conn)
+{
+    if (conn->fd >= 0) close(conn->fd);
+    conn->fd = -1;
+    conn->connecting = 0;
+    nostr_buf_clear(&conn->out);
+    conn->out_pos = 0;
+}
+
+static void nostr__blk_free_addrs(nostr_conn *conn)
+{
+    if (conn->addrs) freeaddrinfo(conn->addrs);
+    conn->addrs = NULL;
+    conn->next_addr = NULL;
+}
+
+/* Write what poll allows. Returns 0, or -1 when the socket is broken. */
+static int nostr__blk_flush(nostr_conn *conn)
+{
+    while (conn->fd >= 0 && !conn->connecting && conn->out_pos < conn->out.len) {
+        ssize_t n =
+            send(conn->fd, conn->out.data + conn->out_pos, conn->out.len - conn->out_pos, NOSTR__BLK_SEND_FLAGS);
+        if (n > 0) {
+            conn->out_pos += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        } else {
+            snprintf(conn->net_detail, sizeof conn->net_detail, "write failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (conn->out_pos == conn->out.len) {
+        nostr_buf_clear(&conn->out);
+        conn->out_pos = 0;
+    }
+    return 0;
+}
+
+/* Start a non-blocking connect to the next resolved address; on an
+ * immediate result tell the client. Returns 0 while an attempt is alive. */
+static int nostr__blk_try_next(nostr_conn *conn)
+{
+    while (conn->next_addr) {
+        struct addrinfo *ai = conn->next_addr;
+        int fd, one = 1;
+        conn->next_addr = ai->ai_next;
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            snprintf(conn->net_detail, sizeof conn->net_detail, "socket: %s", strerror(errno));
+            continue;
+        }
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK) < 0) {
+            close(fd);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            conn->fd = fd;
+            conn->connecting = 0;
+            nostr__blk_free_addrs(conn);
+            nostr_client_connected(conn->client, nostr__blk_now());
+            return 0;
+        }
+        if (errno == EINPROGRESS) {
+            conn->fd = fd;
+            conn->connecting = 1;
+            return 0;
+        }
+        snprintf(conn->net_detail, sizeof conn->net_detail, "could not connect: %s", strerror(errno));
+        close(fd);
+    }
+    nostr__blk_free_addrs(conn);
+    return -1;
+}
+
+/* poll said the connecting socket is ready: did it connect? */
+static void nostr__blk_finish_connect(nostr_conn *conn)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) soerr = errno;
+    if (soerr == 0) {
+        conn->connecting = 0;
+        nostr__blk_free_addrs(conn);
+        nostr_client_connected(conn->client, nostr__blk_now());
+        return;
+    }
+    snprintf(conn->net_detail, sizeof conn->net_detail, "could not connect: %s", strerror(soerr));
+    close(conn->fd);
+    conn->fd = -1;
+    conn->connecting = 0;
+    if (nostr__blk_try_next(conn) != 0) nostr_client_disconnected(conn->client, nostr__blk_now());
+}
+
+/* ---- client callbacks ---- */
+
+static int nostr__blk_send(void *user, const void *data, size_t n)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    if (conn->fd < 0) return -1;
+    if (nostr_buf_append(&conn->out, data, n) != NOSTR_OK) return -1;
+    return nostr__blk_flush(conn);
+}
+
+static int nostr__blk_connect(void *user, const char *host, int port)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    struct addrinfo hints;
+    char service[16];
+    int rc;
+    nostr__blk_close_fd(conn);
+    nostr__blk_free_addrs(conn);
+    conn->net_detail[0] = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(service, sizeof service, "%d", port);
+    rc = getaddrinfo(host, service, &hints, &conn->addrs);
+    if (rc != 0) {
+        conn->addrs = NULL;
+        snprintf(conn->net_detail, sizeof conn->net_detail, "could not resolve %.100s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    conn->next_addr = conn->addrs;
+    return nostr__blk_try_next(conn);
+}
+
+static void nostr__blk_on_close(void *user)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    if (conn->closing) return; /* nostr_conn_close flushes and closes */
+    nostr__blk_flush(conn);    /* a CLOSE frame, when there is room */
+    nostr__blk_close_fd(conn);
+    nostr__blk_free_addrs(conn);
+}
+
+static void nostr__blk_on_open(void *user)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    conn->opened = 1;
+    if (conn->wait == NOSTR__BLK_OPEN) conn->wait_done = 1;
+}
+
+static void nostr__blk_on_disconnect(void *user, int code, const char *message)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    conn->dropped = 1;
+    conn->drop_code = code;
+    if (code == NOSTR_OK) return;
+    if (code == NOSTR_ERR_NET && conn->net_detail[0])
+        nostr__blk_copy(conn->last_error, sizeof conn->last_error, conn->net_detail);
+    else
+        nostr__blk_copy(conn->last_error, sizeof conn->last_error, message);
+}
+
+static nostr__blk_sub *nostr__blk_find_sub(nostr_conn *conn, const char *sub, size_t *index)
+{
+    size_t i;
+    for (i = 0; i < conn->sub_count; i++)
+        if (strcmp(conn->subs[i].sub, sub) == 0) {
+            if (index) *index = i;
+            return &conn->subs[i];
+        }
+    return NULL;
+}
+
+static void nostr__blk_remove_sub(nostr_conn *conn, const char *sub)
+{
+    size_t i;
+    if (!nostr__blk_find_sub(conn, sub, &i)) return;
+    memmove(conn->subs + i, conn->subs + i + 1, (conn->sub_count - i - 1) * sizeof *conn->subs);
+    conn->sub_count--;
+}
+
+static void nostr__blk_on_event(void *user, const char *sub, const nostr_event *ev, const char *json, size_t len)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    nostr__blk_sub *s = nostr__blk_find_sub(conn, sub, NULL);
+    if (s && s->fn && s->fn(s->user, ev, json, len) != 0) conn->stop = 1;
+}
+
+static void nostr__blk_on_eose(void *user, const char *sub)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    if (conn->wait == NOSTR__BLK_EOSE && strcmp(sub, conn->wait_sub) == 0) conn->wait_done = 1;
+}
+
+static void nostr__blk_on_ok(void *user, const unsigned char id[32], int accepted, const char *message)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    if (conn->wait != NOSTR__BLK_OK || memcmp(id, conn->wait_id, 32) != 0) return;
+    conn->wait_done = 1;
+    conn->accepted = accepted;
+    nostr__blk_copy(conn->ok_msg, conn->ok_cap, message);
+}
+
+static void nostr__blk_on_closed(void *user, const char *sub, const char *message)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    nostr__blk_copy(conn->last_error, sizeof conn->last_error, message);
+    if ((conn->wait == NOSTR__BLK_EOSE || conn->wait == NOSTR__BLK_COUNT) && strcmp(sub, conn->wait_sub) == 0) {
+        conn->wait_done = 1;
+        conn->wait_closed = 1;
+    }
+    nostr__blk_remove_sub(conn, sub);
+}
+
+static void nostr__blk_on_notice(void *user, const char *message)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    nostr__blk_copy(conn->last_notice, sizeof conn->last_notice, message);
+}
+
+static void nostr__blk_on_count(void *user, const char *sub, unsigned long long count, int approximate)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    if (conn->wait != NOSTR__BLK_COUNT || strcmp(sub, conn->wait_sub) != 0) return;
+    conn->wait_done = 1;
+    conn->count = count;
+    conn->approximate = approximate;
+}
+
+static void nostr__blk_on_error(void *user, int code, const char *message)
+{
+    nostr_conn *conn = (nostr_conn *)user;
+    (void)code;
+    nostr__blk_copy(conn->last_error, sizeof conn->last_error, message);
+}
+
+static long long nostr__blk_unix_time(void *user)
+{
+    (void)user;
+    return (long long)time(NULL);
+}
+
+/* ---- the loop ---- */
+
+/* Wait for socket events until deadline (ms, monotonic) at most. */
+static int nostr__blk_step(nostr_conn *conn, long long deadline)
+{
+    struct pollfd pfd;
+    long long now = nostr__blk_now(), next = nostr_client_next_timeout(conn->client), wait = deadline - now;
+    int rc;
+    if (next >= 0 && next - now < wait) wait = next - now;
+    if (wait < 0) wait = 0;
+    if (wait > 1000) wait = 1000;
+    if (conn->fd < 0) {
+        rc = poll(NULL, 0, (int)wait);
+        return rc < 0 && errno == EINTR ? NOSTR_ERR_CLOSED : NOSTR_OK;
+    }
+    pfd.fd = conn->fd;
+    pfd.events = POLLIN;
+    if (conn->connecting || conn->out_pos < conn->out.len) pfd.events |= POLLOUT;
+    pfd.revents = 0;
+    rc = poll(&pfd, 1, (int)wait);
+    if (rc < 0) return errno == EINTR ? NOSTR_ERR_CLOSED : NOSTR_ERR_NET;
+    if (rc == 0) return NOSTR_OK;
+    if (conn->connecting) {
+        nostr__blk_finish_connect(conn);
+        return NOSTR_OK;
+    }
+    if ((pfd.revents & POLLOUT) && nostr__blk_flush(conn) != 0) {
+        nostr__blk_close_fd(conn);
+        nostr_client_disconnected(conn->client, nostr__blk_now());
+        return NOSTR_OK;
+    }
+    if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+        char buf[16384];
+        ssize_t n = recv(conn->fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            nostr_client_feed(conn->client, buf, (size_t)n, nostr__blk_now());
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            if (n < 0) snprintf(conn->net_detail, sizeof conn->net_detail, "read failed: %s", strerror(errno));
+            nostr__blk_close_fd(conn);
+            nostr_client_disconnected(conn->client, nostr__blk_now());
+        }
+    }
+    return NOSTR_OK;
+}
+
+/* Run until the awaited thing happened (NOSTR_OK), the deadline passed
+ * (NOSTR_ERR_TIMEOUT) or the connection is down for good
+ * (NOSTR_ERR_CLOSED). interruptible: a signal ends the wait with OK. */
+static int nostr__blk_run(nostr_conn *conn, int timeout_ms, int interruptible)
+{
+    long long deadline = nostr__blk_now() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        int state, rc;
+        nostr_client_tick(conn->client, nostr__blk_now());
+        if (conn->wait_done || conn->stop) return NOSTR_OK;
+        state = nostr_client_state(conn->client);
+        if (state == NOSTR_CLIENT_CLOSED ||
+            (state == NOSTR_CLIENT_BACKOFF && nostr_client_next_attempt(conn->client) < 0))
+            return NOSTR_ERR_CLOSED;
+        if (conn->wait == NOSTR__BLK_OPEN && conn->dropped) return conn->drop_code ? conn->drop_code : NOSTR_ERR_CLOSED;
+        if (nostr__blk_now() >= deadline) return NOSTR_ERR_TIMEOUT;
+        rc = nostr__blk_step(conn, deadline);
+        if (rc == NOSTR_ERR_CLOSED && interruptible) return NOSTR_OK; /* a signal */
+        if (rc == NOSTR_ERR_NET) return rc;
+    }
+}
+
+static void nostr__blk_begin(nostr_conn *conn, int wait)
+{
+    conn->wait = wait;
+    conn->wait_done = 0;
+    conn->wait_closed = 0;
+    conn->stop = 0;
+}
+
+/* ---- API ---- */
+
+static const char *nostr__blk_static_msg(int code)
+{
+    switch (code) {
+    case NOSTR_ERR_NET: return "could not connect to the relay";
+    case NOSTR_ERR_TLS: return "TLS failure";
+    case NOSTR_ERR_HTTP: return "the relay refused the WebSocket upgrade";
+    case NOSTR_ERR_WS: return "WebSocket protocol error";
+    case NOSTR_ERR_TIMEOUT: return "timeout while connecting to the relay";
+    default: return "connection closed";
+    }
+}
+
+NOSTRDEF nostr_conn *nostr_conn_open(nostr_ctx *ctx, const char *url, int timeout_ms, const nostr_conn_options *opts,
+                                     nostr_error *err)
+{
+    nostr_conn_options zero;
+    nostr_client_config cfg;
+    nostr_client_callbacks cb;
+    nostr_conn *conn;
+    int rc;
+    if (!opts) {
+        memset(&zero, 0, sizeof zero);
+        opts = &zero;
+    }
+    nostr__blk_copy(opts->error_text, opts->error_text_cap, "");
+    if (!ctx || !url) {
+        nostr__fail(err, NOSTR_ERR_ARG, 0, "conn: need a context and a URL");
+        return NULL;
+    }
+    conn = (nostr_conn *)nostr_alloc(nostr_ctx_allocator(ctx), sizeof *conn);
+    if (!conn) {
+        nostr__fail(err, NOSTR_ERR_NOMEM, 0, "conn: out of memory");
+        return NULL;
+    }
+    memset(conn, 0, sizeof *conn);
+    conn->ctx = ctx;
+    conn->al = nostr_ctx_allocator(ctx);
+    conn->fd = -1;
+    nostr_buf_init(&conn->out, conn->al);
+    cfg = opts->client;
+    if (!cfg.answer_timeout_ms) cfg.answer_timeout_ms = 3600000;
+    if (!cfg.connect_timeout_ms && timeout_ms > 0) cfg.connect_timeout_ms = timeout_ms;
+    cfg.no_reconnect = 1; /* the first connection must work; reconnects are turned on once open */
+    memset(&cb, 0, sizeof cb);
+    cb.user = conn;
+    cb.send = nostr__blk_send;
+    cb.connect = nostr__blk_connect;
+    cb.close = nostr__blk_on_close;
+    cb.on_open = nostr__blk_on_open;
+    cb.on_disconnect = nostr__blk_on_disconnect;
+    cb.on_event = nostr__blk_on_event;
+    cb.on_eose = nostr__blk_on_eose;
+    cb.on_ok = nostr__blk_on_ok;
+    cb.on_closed = nostr__blk_on_closed;
+    cb.on_notice = nostr__blk_on_notice;
+    cb.on_count = nostr__blk_on_count;
+    cb.on_error = nostr__blk_on_error;
+    cb.unix_time = nostr__blk_unix_time;
+    conn->client = nostr_client_new(ctx, url, &cfg, &cb, err);
+    if (!conn->client) {
+        if (err && err->msg) nostr__blk_copy(opts->error_text, opts->error_text_cap, err->msg);
+        nostr_conn_close(conn);
+        return NULL;
+    }
+    nostr__blk_begin(conn, NOSTR__BLK_OPEN);
+    nostr_client_start(conn->client, nostr__blk_now());
+    rc = nostr__blk_run(conn, timeout_ms, 0);
+    conn->wait = NOSTR__BLK_NONE;
+    if (rc == NOSTR_OK && conn->opened) {
+        nostr_client_set_reconnect(conn->client, !opts->no_reconnect);
+        return conn;
+    }
+    if (rc == NOSTR_ERR_CLOSED && conn->drop_code) rc = conn->drop_code;
+    if (rc == NOSTR_ERR_TIMEOUT && !conn->last_error[0])
+        nostr__blk_copy(conn->last_error, sizeof conn->last_error, "timeout while connecting to the relay");
+    nostr__fail(err, rc, 0, nostr__blk_static_msg(rc));
+    nostr__blk_copy(opts->error_text, opts->error_text_cap,
+                    conn->last_error[0] ? conn->last_error : nostr__blk_static_msg(rc));
+    nostr_conn_close(conn);
+    return NULL;
+}
+
+NOSTRDEF void nostr_conn_close(nostr_conn *conn)
+{
+    long long deadline;
+    if (!conn) return;
+    if (conn->client) {
+        /* The CLOSE frame goes into the output buffer; give it a moment. */
+        conn->closing = 1;
+        nostr_client_close(conn->client, nostr__blk_now());
+        deadline = nostr__blk_now() + 500;
+        while (conn->fd >= 0 && !conn->connecting && conn->out_pos < conn->out.len && nostr__blk_now() < deadline) {
+            struct pollfd pfd;
+            pfd.fd = conn->fd;
+            pfd.events = POLLOUT;
+            pfd.revents = 0;
+            if (poll(&pfd, 1, 100) < 0 && errno != EINTR) break;
+            if (nostr__blk_flush(conn) != 0) break;
+        }
+        nostr_client_free(conn->client);
+    }
+    nostr__blk_close_fd(conn);
+    nostr__blk_free_addrs(conn);
+    nostr_buf_free(&conn->out);
+    nostr_free(conn->al, conn->subs);
+    nostr_free(conn->al, conn);
+}
+
+NOSTRDEF int nostr_conn_publish(nostr_conn *conn, const nostr_event *ev, int timeout_ms, int *accepted, char *msg,
+                                size_t msgcap)
+{
+    int rc;
+    if (!conn || !ev) return NOSTR_ERR_ARG;
+    nostr__blk_copy(msg, msgcap, "");
+    if (accepted) *accepted = 0;
+    nostr__blk_begin(conn, NOSTR__BLK_OK);
+    memcpy(conn->wait_id, ev->id, 32);
+    conn->ok_msg = msg;
+    conn->ok_cap = msgcap;
+    rc = nostr_client_publish(conn->client, ev, nostr__blk_now());
+    if (rc == NOSTR_OK) rc = nostr__blk_run(conn, timeout_ms, 0);
+    if (rc == NOSTR_OK && accepted) *accepted = conn->accepted;
+    conn->wait = NOSTR__BLK_NONE;
+    conn->ok_msg = NULL;
+    conn->ok_cap = 0;
+    return rc;
+}
+
+/* A fresh subscription id: a prefix, a counter and random bits. */
+static void nostr__blk_new_sub(nostr_conn *conn, const char *prefix, char out[65])
+{
+    unsigned char r[4] = {0, 0, 0, 0};
+    char hex[9];
+    nostr_random(conn->ctx, r, sizeof r);
+    nostr_hex_encode(r, sizeof r, hex);
+    snprintf(out, 65, "%s%u-%s", prefix, ++conn->sub_counter, hex);
+}
+
+static int nostr__blk_add_sub(nostr_conn *conn, const char *sub, nostr_conn_event_fn fn, void *user)
+{
+    if (conn->sub_count == conn->sub_cap) {
+        size_t cap = conn->sub_cap ? conn->sub_cap * 2 : 4;
+        nostr__blk_sub *grown = (nostr__blk_sub *)nostr_realloc(conn->al, conn->subs, cap * sizeof *conn->subs);
+        if (!grown) return NOSTR_ERR_NOMEM;
+        conn->subs = grown;
+        conn->sub_cap = cap;
+    }
+    memset(&conn->subs[conn->sub_count], 0, sizeof *conn->subs);
+    nostr__blk_copy(conn->subs[conn->sub_count].sub, 65, sub);
+    conn->subs[conn->sub_count].fn = fn;
+    conn->subs[conn->sub_count].user = user;
+    conn->sub_count++;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_conn_query(nostr_conn *conn, const nostr_filter *filters, size_t n, int timeout_ms,
+                              nostr_conn_event_fn cb, void *user)
+{
+    char sub[65];
+    int rc;
+    if (!conn || !filters || n == 0) return NOSTR_ERR_ARG;
+    nostr__blk_new_sub(conn, "q", sub);
+    rc = nostr__blk_add_sub(conn, sub, cb, user);
+    if (rc) return rc;
+    nostr__blk_begin(conn, NOSTR__BLK_EOSE);
+    nostr__blk_copy(conn->wait_sub, sizeof conn->wait_sub, sub);
+    rc = nostr_client_req(conn->client, sub, filters, n, nostr__blk_now());
+    if (rc == NOSTR_OK) rc = nostr__blk_run(conn, timeout_ms, 0);
+    if (rc == NOSTR_OK && conn->wait_closed) rc = NOSTR_ERR_CLOSED;
+    if (!conn->wait_closed) nostr_client_close_sub(conn->client, sub);
+    nostr__blk_remove_sub(conn, sub);
+    conn->wait = NOSTR__BLK_NONE;
+    conn->stop = 0;
+    return rc;
+}
+
+NOSTRDEF int nostr_conn_count(nostr_conn *conn, const nostr_filter *filters, size_t n, int timeout_ms,
+                              unsigned long long *count, int *approximate)
+{
+    char sub[65];
+    int rc;
+    if (!conn || !filters || n == 0) return NOSTR_ERR_ARG;
+    nostr__blk_new_sub(conn, "c", sub);
+    nostr__blk_begin(conn, NOSTR__BLK_COUNT);
+    nostr__blk_copy(conn->wait_sub, sizeof conn->wait_sub, sub);
+    rc = nostr_client_count(conn->client, sub, filters, n, nostr__blk_now());
+    if (rc == NOSTR_OK) rc = nostr__blk_run(conn, timeout_ms, 0);
+    if (rc == NOSTR_OK && conn->wait_closed) rc = NOSTR_ERR_CLOSED;
+    if (rc == NOSTR_OK) {
+        if (count) *count = conn->count;
+        if (approximate) *approximate = conn->approximate;
+    }
+    conn->wait = NOSTR__BLK_NONE;
+    return rc;
+}
+
+NOSTRDEF int nostr_conn_subscribe_live(nostr_conn *conn, const nostr_filter *filters, size_t n, nostr_conn_event_fn cb,
+                                       void *user, char *sub_out)
+{
+    char sub[65];
+    int rc;
+    if (!conn || !filters || n == 0) return NOSTR_ERR_ARG;
+    nostr__blk_new_sub(conn, "live", sub);
+    rc = nostr__blk_add_sub(conn, sub, cb, user);
+    if (rc) return rc;
+    rc = nostr_client_req(conn->client, sub, filters, n, nostr__blk_now());
+    if (rc) {
+        nostr__blk_remove_sub(conn, sub);
+        return rc;
+    }
+    if (sub_out) nostr__blk_copy(sub_out, 65, sub);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_conn_unsubscribe(nostr_conn *conn, const char *sub)
+{
+    if (!conn || !sub || !nostr__blk_find_sub(conn, sub, NULL)) return NOSTR_ERR_ARG;
+    nostr__blk_remove_sub(conn, sub);
+    nostr_client_close_sub(conn->client, sub);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_conn_poll(nostr_conn *conn, int timeout_ms)
+{
+    int rc;
+    if (!conn) return NOSTR_ERR_ARG;
+    nostr__blk_begin(conn, NOSTR__BLK_NONE);
+    rc = nostr__blk_run(conn, timeout_ms, 1);
+    conn->stop = 0;
+    return rc == NOSTR_ERR_TIMEOUT ? NOSTR_OK : rc;
+}
+
+NOSTRDEF int nostr_conn_is_open(const nostr_conn *conn)
+{
+    return conn && nostr_client_state(conn->client) == NOSTR_CLIENT_OPEN;
+}
+
+NOSTRDEF const char *nostr_conn_last_error(const nostr_conn *conn)
+{
+    return conn ? conn->last_error : "";
+}
+
+NOSTRDEF const char *nostr_conn_last_notice(const nostr_conn *conn)
+{
+    return conn ? conn->last_notice : "";
+}
+
+NOSTRDEF nostr_client *nostr_conn_client(nostr_conn *conn)
+{
+    return conn ? conn->client : NULL;
+}
+
+#endif /* NOSTR_NO_BLOCKING */
 
 #endif /* NOSTR_IMPLEMENTATION_DONE */
 #endif /* NOSTR_IMPLEMENTATION */

@@ -35,6 +35,7 @@
     !defined(__FreeBSD__) && !defined(__OpenBSD__) && !defined(__NetBSD__)
 #error "nostr.h: define _POSIX_C_SOURCE 200809L before any #include in the implementation file, or NOSTR_NO_BLOCKING"
 #endif
+#include <errno.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
