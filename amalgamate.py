@@ -70,9 +70,20 @@ MANIFEST = {
         "impl": "NOSTR_RELAY_IMPLEMENTATION",
         "doc": "src/relay/doc.txt",
         "includes": ["src/relay/includes.h"],
-        "impl_includes": None,
-        "decls": ["src/relay/relay.h"],
-        "defs": ["src/relay/relay.c"],
+        "impl_includes": "src/relay/impl_includes.c",
+        "decls": [
+            "src/relay/store.h",
+            "src/relay/subindex.h",
+            "src/relay/store_builtin.h",
+            "src/relay/relay.h",
+            "src/adapters/pgwire.h",
+        ],
+        "defs": [
+            "src/relay/subindex.c",
+            "src/relay/store_builtin.c",
+            "src/relay/relay.c",
+            "src/adapters/pgwire.c",
+        ],
     },
     "nostr_gateway.h": {
         "guard": "NOSTR_GATEWAY_H",

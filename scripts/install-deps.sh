@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config python3 clang libclang-rt-14-dev llvm valgrind
-      libsecp256k1-dev libmbedtls-dev libpq-dev librabbitmq-dev openssl nodejs npm)
+      libsecp256k1-dev libmbedtls-dev libpq-dev librabbitmq-dev openssl curl postgresql
+      nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

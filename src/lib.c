@@ -1,6 +1,8 @@
 /* The library as one translation unit: what the project's own build
  * links into tests, examples and benches (users do the same in a file of
- * their own). POSIX declarations are for the blocking layer's sockets. */
+ * their own). POSIX declarations are for the blocking layer's sockets and
+ * the built-in store's files. NOSTR_WITH_PGWIRE comes from the build. */
 #define _POSIX_C_SOURCE 200809L
 #define NOSTR_IMPLEMENTATION
-#include "nostr.h"
+#define NOSTR_RELAY_IMPLEMENTATION
+#include "nostr_relay.h"

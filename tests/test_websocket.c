@@ -365,7 +365,7 @@ static void test_protocol_errors(void)
     size_t n;
     static const unsigned char unmasked_text[] = {0x81, 0x02, 'h', 'i'};
     static const unsigned char high_bit[] = {0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1};
-    int codes[] = {0, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000, 65535}, i;
+    int codes[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535}, i;
 
     n = masked_frame(s, 0xC1, "x", 1); /* RSV1 */
     expect_fail(NOSTR_WS_SERVER, s, n, 1002);
@@ -430,7 +430,7 @@ static void test_protocol_errors(void)
 
 static void test_valid_close_codes(void)
 {
-    int codes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999}, i;
+    int codes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999}, i;
     for (i = 0; i < (int)(sizeof codes / sizeof codes[0]); i++) {
         peer p;
         unsigned char s[16], body[2];
@@ -449,12 +449,32 @@ static void test_valid_close_codes(void)
         CHECK(strncmp(p.r.log.data, want, strlen(want)) == 0);
         CHECK(nostr_ws_close_code_valid(codes[i]));
         peer_free(&p);
+        /* and we may send it: a server's close frame is 0x88, length, code */
+        peer_init(&p, NOSTR_WS_SERVER);
+        CHECK_EQ(nostr_ws_close(&p.ws, codes[i], "bye", 3), NOSTR_OK);
+        CHECK_EQ(nostr_ws_state(&p.ws), NOSTR_WS_CLOSING);
+        CHECK_EQ(p.r.out.len, 7);
+        CHECK_MEM(p.r.out.data, "\x88\x05", 2);
+        CHECK_MEM(p.r.out.data + 2, body, 2);
+        CHECK_MEM(p.r.out.data + 4, "bye", 3);
+        peer_free(&p);
     }
-    CHECK(!nostr_ws_close_code_valid(1005));
-    CHECK(!nostr_ws_close_code_valid(1006));
-    CHECK(!nostr_ws_close_code_valid(1015));
-    CHECK(!nostr_ws_close_code_valid(2000));
-    CHECK(!nostr_ws_close_code_valid(5000));
+    CHECK_EQ(NOSTR_WS_CLOSE_RESTART, 1012);
+    CHECK_EQ(NOSTR_WS_CLOSE_TRY_LATER, 1013);
+    CHECK_EQ(NOSTR_WS_CLOSE_BAD_GATEWAY, 1014);
+    {
+        static const int bad[] = {-1, 0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535};
+        for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+            peer p;
+            CHECK(!nostr_ws_close_code_valid(bad[i]));
+            if (bad[i] == 0) continue; /* 0 = a close frame without a code */
+            peer_init(&p, NOSTR_WS_SERVER);
+            CHECK_EQ(nostr_ws_close(&p.ws, bad[i], NULL, 0), NOSTR_ERR_ARG);
+            CHECK_EQ(p.r.out.len, 0);
+            CHECK_EQ(nostr_ws_state(&p.ws), NOSTR_WS_OPEN);
+            peer_free(&p);
+        }
+    }
 }
 
 /* ---- close handshake ---- */

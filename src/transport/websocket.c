@@ -147,10 +147,12 @@ static void nostr__ws_mask(unsigned char *dst, const unsigned char *src, size_t 
     for (; i < n; i++) dst[i] = (unsigned char)(src[i] ^ k[i & 7]);
 }
 
+/* RFC 6455 section 7.4 plus the codes IANA registered since (1012-1014);
+ * 1004-1006 and 1015 are reserved, never sent. */
 NOSTRDEF int nostr_ws_close_code_valid(int code)
 {
     if (code >= 1000 && code <= 1003) return 1;
-    if (code >= 1007 && code <= 1011) return 1;
+    if (code >= 1007 && code <= 1014) return 1;
     return code >= 3000 && code <= 4999;
 }
 

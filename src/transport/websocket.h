@@ -26,9 +26,10 @@ enum { NOSTR_WS_SERVER = 0, NOSTR_WS_CLIENT = 1 };
  * nothing more is sent or delivered: the app closes the socket). */
 enum { NOSTR_WS_OPEN = 0, NOSTR_WS_CLOSING = 1, NOSTR_WS_CLOSED = 2 };
 
-/* Close status codes (RFC 6455 section 7.4.1). 1005 (no code in the close
- * frame) and 1006 (closed without a close frame) are only ever reported
- * through on_close, never sent. */
+/* Close status codes (RFC 6455 section 7.4.1, and 1012-1014 from the IANA
+ * WebSocket Close Code Number Registry). 1005 (no code in the close frame)
+ * and 1006 (closed without a close frame) are only ever reported through
+ * on_close, never sent; 1015 (TLS handshake failure) is reserved too. */
 enum {
     NOSTR_WS_CLOSE_NORMAL = 1000,
     NOSTR_WS_CLOSE_GOING_AWAY = 1001,
@@ -40,7 +41,10 @@ enum {
     NOSTR_WS_CLOSE_POLICY = 1008,
     NOSTR_WS_CLOSE_TOO_BIG = 1009,
     NOSTR_WS_CLOSE_EXTENSION = 1010,
-    NOSTR_WS_CLOSE_INTERNAL = 1011
+    NOSTR_WS_CLOSE_INTERNAL = 1011,
+    NOSTR_WS_CLOSE_RESTART = 1012,    /* service restart */
+    NOSTR_WS_CLOSE_TRY_LATER = 1013,  /* try again later (e.g. overloaded) */
+    NOSTR_WS_CLOSE_BAD_GATEWAY = 1014 /* a gateway got a bad answer upstream */
 };
 
 /* Callbacks. send is required; the others may be NULL. Data pointers are
@@ -133,7 +137,7 @@ NOSTRDEF int nostr_ws_send_ping(nostr_ws *ws, const void *data, size_t len);
 NOSTRDEF int nostr_ws_send_pong(nostr_ws *ws, const void *data, size_t len);
 
 /* Start the close handshake: code 0 sends a close frame without a code,
- * else code must be 1000-1003, 1007-1011 or 3000-4999, reason at most 123
+ * else code must be 1000-1003, 1007-1014 or 3000-4999, reason at most 123
  * bytes of UTF-8 (NOSTR_ERR_ARG). State becomes CLOSING; on_close comes
  * when the peer's close arrives. If the peer closed first this is a no-op
  * (the framer already echoed its close). NOSTR_ERR_CLOSED if already sent. */
@@ -146,7 +150,8 @@ NOSTRDEF void nostr_ws_abort(nostr_ws *ws);
 NOSTRDEF int nostr_ws_state(const nostr_ws *ws);
 
 /* 1 when code may appear in a close frame on the wire (1000-1003,
- * 1007-1011, 3000-4999). */
+ * 1007-1014, 3000-4999); received close frames with any other code fail
+ * the connection with 1002. */
 NOSTRDEF int nostr_ws_close_code_valid(int code);
 
 /* ---- handshake (HTTP/1.1 Upgrade, RFC 6455 section 4) ---- */

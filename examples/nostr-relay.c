@@ -1,0 +1,1415 @@
+/* nostr-relay: a small, fast Nostr relay - one epoll loop around the
+ * sans-I/O relay of nostr_relay.h, signatures verified on worker threads.
+ *
+ *   nostr-relay [--bind ADDR] [--port N] [--data DIR] [--db CONNINFO] [--config FILE]
+ *               [--name TEXT] [--max-event-bytes N] [--auth] [--threads N]
+ *               [--log-format text|json]
+ *
+ * Serves ws://ADDR:PORT/ (default 127.0.0.1:7777), the NIP-11 document on
+ * GET / with Accept: application/nostr+json, GET /metrics (Prometheus
+ * text) and GET /healthz. Events go to the built-in store in DIR (default
+ * ./nostr-data), or with --db to PostgreSQL / CockroachDB (a libpq
+ * connection string). --port 0 takes a free port; the start line on
+ * stderr names the address. SIGTERM or SIGINT: stop accepting, close every
+ * WebSocket with 1001, flush output (at most shutdown_timeout_ms), commit
+ * and close the store, exit 0. Exit 1 when the relay cannot start, 2 on
+ * usage errors. Logs one line per start, stop and connection error on
+ * stderr.
+ *
+ * --config FILE holds "key = value" lines ('#' starts a comment line);
+ * command-line flags override it. Keys (docs/relay.md says more):
+ *   bind, port, data, db, threads, log_format    as the flags of that name
+ *   name, description, pubkey, contact, icon, posting_policy
+ *                                  NIP-11 fields (pubkey: hex or npub)
+ *   relay_url                      ws://host:port/ as clients see it; AUTH
+ *                                  events must name it (unset: any URL)
+ *   auth_required_write, auth_required_read   NIP-42 (true/false)
+ *   kinds_allow, kinds_deny        kinds, e.g. "4, 1059, 20000-29999"
+ *   pubkeys_allow, pubkeys_deny    hex or npub, comma-separated
+ *   max_message, max_event_bytes, max_tags, max_tag_value, max_content,
+ *   max_subs, max_filters, max_filter_values, max_limit, default_limit,
+ *   max_future_s, max_past_s, min_pow, max_output, idle_timeout_ms,
+ *   ping_interval_ms, events_per_s, events_burst, reqs_per_s, reqs_burst,
+ *   ip_events_per_s, ip_events_burst, max_conns_per_ip
+ *                                  the limits of nostr_relay_limits (0 = the
+ *                                  library default; a negative rate means
+ *                                  unlimited)
+ *   serve_metrics                  answer GET /metrics (default true)
+ *   compact                        built-in store at start: auto (when dead
+ *                                  records are 1 MiB and a quarter of the
+ *                                  log), always, never
+ *   shutdown_timeout_ms            flush bound at exit (default 5000) */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "nostr_relay.h"
+#include "cli.h"
+
+#define TICK_MS 250
+#define MAX_EPOLL_EVENTS 256
+#define READ_CHUNK 65536
+#define READS_PER_WAKEUP 4  /* fairness: at most this many reads per readiness */
+#define VERIFY_BATCH 32     /* jobs a worker takes at once */
+#define MAX_KIND_LIST 70000 /* entries in a kinds list after expanding ranges */
+#define MAX_PUBKEY_LIST 100000
+#define LINGER_MS 2000 /* how long a closed connection may take to send its EOF */
+
+/* ---- clocks ---- */
+
+static long long realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long monotonic_us(void *user)
+{
+    struct timespec ts;
+    (void)user;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- logging: one line per message on stderr, text or JSON ---- */
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case NOSTR_LOG_ERROR: return "error";
+    case NOSTR_LOG_WARN: return "warn";
+    case NOSTR_LOG_INFO: return "info";
+    default: return "debug";
+    }
+}
+
+static int log_json_format; /* set once in main before any thread starts */
+
+static void log_msg(void *user, int level, const char *msg)
+{
+    char ts[40];
+    long long now = realtime_ms();
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    (void)user;
+    gmtime_r(&secs, &tm);
+    strftime(ts, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + strlen(ts), sizeof ts - strlen(ts), ".%03dZ", (int)(now % 1000));
+    if (log_json_format) {
+        nostr_buf b;
+        nostr_buf_init(&b, NULL);
+        nostr_buf_append_str(&b, "{\"ts\":\"");
+        nostr_buf_append_str(&b, ts);
+        nostr_buf_append_str(&b, "\",\"level\":\"");
+        nostr_buf_append_str(&b, level_name(level));
+        nostr_buf_append_str(&b, "\",\"msg\":");
+        nostr_json_write_string(&b, msg, strlen(msg));
+        nostr_buf_append_str(&b, "}\n");
+        if (b.data) fwrite(b.data, 1, b.len, stderr);
+        nostr_buf_free(&b);
+    } else {
+        fprintf(stderr, "%s %s %s\n", ts, level_name(level), msg);
+    }
+    fflush(stderr);
+}
+
+static void logf_(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_msg(NULL, level, line);
+}
+
+/* ---- options: command line over config file ---- */
+
+typedef struct options {
+    const char *bind, *data, *db;
+    long long port;
+    long long threads; /* -1: one per CPU */
+    int log_json;
+    int compact; /* 0 auto, 1 always, -1 never */
+    long long shutdown_timeout_ms;
+    nostr_relay_config rc;
+    unsigned *kinds_allow, *kinds_deny;
+    unsigned char (*pubkeys_allow)[32], (*pubkeys_deny)[32];
+    char **owned; /* strings kept from the config file */
+    size_t owned_count;
+} options;
+
+static void options_free(options *o)
+{
+    size_t i;
+    for (i = 0; i < o->owned_count; i++) free(o->owned[i]);
+    free(o->owned);
+    free(o->kinds_allow);
+    free(o->kinds_deny);
+    free(o->pubkeys_allow);
+    free(o->pubkeys_deny);
+}
+
+static const char *keep_string(options *o, const char *s)
+{
+    char **grown = (char **)realloc(o->owned, (o->owned_count + 1) * sizeof *grown);
+    char *copy = strdup(s);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown) o->owned = grown;
+        return NULL;
+    }
+    o->owned = grown;
+    o->owned[o->owned_count++] = copy;
+    return copy;
+}
+
+typedef enum { LIM_SIZE, LIM_ULL, LIM_LL, LIM_INT, LIM_DOUBLE } limit_type;
+typedef struct limit_key {
+    const char *name;
+    limit_type type;
+    size_t offset;
+} limit_key;
+
+#define LIMIT(name, type)                                                                                              \
+    {                                                                                                                  \
+#name, type, offsetof(nostr_relay_limits, name)                                                                \
+    }
+static const limit_key limit_keys[] = {
+    LIMIT(max_message, LIM_SIZE),
+    LIMIT(max_event_bytes, LIM_SIZE),
+    LIMIT(max_tags, LIM_SIZE),
+    LIMIT(max_tag_value, LIM_SIZE),
+    LIMIT(max_content, LIM_SIZE),
+    LIMIT(max_subs, LIM_SIZE),
+    LIMIT(max_filters, LIM_SIZE),
+    LIMIT(max_filter_values, LIM_SIZE),
+    LIMIT(max_limit, LIM_ULL),
+    LIMIT(default_limit, LIM_ULL),
+    LIMIT(max_future_s, LIM_LL),
+    LIMIT(max_past_s, LIM_LL),
+    LIMIT(min_pow, LIM_INT),
+    LIMIT(max_output, LIM_SIZE),
+    LIMIT(idle_timeout_ms, LIM_LL),
+    LIMIT(ping_interval_ms, LIM_LL),
+    LIMIT(events_per_s, LIM_DOUBLE),
+    LIMIT(events_burst, LIM_DOUBLE),
+    LIMIT(reqs_per_s, LIM_DOUBLE),
+    LIMIT(reqs_burst, LIM_DOUBLE),
+    LIMIT(ip_events_per_s, LIM_DOUBLE),
+    LIMIT(ip_events_burst, LIM_DOUBLE),
+    LIMIT(max_conns_per_ip, LIM_SIZE),
+};
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!*s) return -1;
+    errno = 0;
+    *out = strtod(s, &end);
+    return (*end || errno) ? -1 : 0;
+}
+
+static int set_limit(nostr_relay_limits *lim, const limit_key *k, const char *v)
+{
+    char *base = (char *)lim + k->offset;
+    long long n;
+    double d;
+    if (k->type == LIM_DOUBLE) {
+        if (parse_double(v, &d) != 0) return -1;
+        memcpy(base, &d, sizeof d);
+        return 0;
+    }
+    if (k->type == LIM_INT) {
+        n = parse_uint(v, 256);
+        if (n < 0) return -1;
+        *(int *)(void *)base = (int)n;
+        return 0;
+    }
+    n = parse_uint(v, (long long)1 << 62);
+    if (n < 0) return -1;
+    if (k->type == LIM_SIZE)
+        *(size_t *)(void *)base = (size_t)n;
+    else if (k->type == LIM_ULL)
+        *(unsigned long long *)(void *)base = (unsigned long long)n;
+    else
+        *(long long *)(void *)base = n;
+    return 0;
+}
+
+static int parse_bool(const char *v)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1")) return 1;
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0")) return 0;
+    return -1;
+}
+
+/* "1, 7, 20000-29999" -> a malloc'ed array. */
+static int parse_kinds(const char *v, unsigned **out, size_t *count)
+{
+    unsigned *list = NULL;
+    size_t n = 0;
+    const char *p = v;
+    while (*p) {
+        char item[32];
+        size_t len = strcspn(p, ", \t");
+        long long lo, hi;
+        char *dash;
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (len >= sizeof item) goto bad;
+        memcpy(item, p, len);
+        item[len] = 0;
+        p += len;
+        dash = strchr(item, '-');
+        if (dash) *dash = 0;
+        lo = parse_uint(item, 65535);
+        hi = dash ? parse_uint(dash + 1, 65535) : lo;
+        if (lo < 0 || hi < lo || n + (size_t)(hi - lo + 1) > MAX_KIND_LIST) goto bad;
+        {
+            unsigned *grown = (unsigned *)realloc(list, (n + (size_t)(hi - lo + 1)) * sizeof *list);
+            if (!grown) goto bad;
+            list = grown;
+        }
+        for (; lo <= hi; lo++) list[n++] = (unsigned)lo;
+    }
+    free(*out);
+    *out = list;
+    *count = n;
+    return 0;
+bad:
+    free(list);
+    return -1;
+}
+
+/* "hex64, npub1..." -> a malloc'ed array of keys. */
+static int parse_pubkeys(const char *v, unsigned char (**out)[32], size_t *count)
+{
+    unsigned char(*list)[32] = NULL;
+    size_t n = 0;
+    const char *p = v;
+    while (*p) {
+        size_t len = strcspn(p, ", \t");
+        unsigned char key[32];
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (nostr_hex_decode_any_case(p, len, key, 32) != NOSTR_OK &&
+            nostr_nip19_decode_key(p, len, NOSTR_NIP19_NPUB, key, NULL) != NOSTR_OK)
+            goto bad;
+        if (n >= MAX_PUBKEY_LIST) goto bad;
+        {
+            unsigned char(*grown)[32] = (unsigned char(*)[32])realloc(list, (n + 1) * sizeof *list);
+            if (!grown) goto bad;
+            list = grown;
+        }
+        memcpy(list[n++], key, 32);
+        p += len;
+    }
+    free(*out);
+    *out = list;
+    *count = n;
+    return 0;
+bad:
+    free(list);
+    return -1;
+}
+
+static int set_log_format(options *o, const char *v)
+{
+    if (!strcmp(v, "text"))
+        o->log_json = 0;
+    else if (!strcmp(v, "json"))
+        o->log_json = 1;
+    else
+        return -1;
+    return 0;
+}
+
+/* One "key = value" setting; -1 when the value is bad, -2 for an unknown key. */
+static int apply_setting(options *o, const char *key, const char *v)
+{
+    nostr_relay_config *rc = &o->rc;
+    nostr_relay_info *info = &rc->info;
+    const char **text = NULL;
+    size_t i;
+    int b;
+    for (i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++)
+        if (!strcmp(key, limit_keys[i].name)) return set_limit(&rc->limits, &limit_keys[i], v);
+    if (!strcmp(key, "name"))
+        text = &info->name;
+    else if (!strcmp(key, "description"))
+        text = &info->description;
+    else if (!strcmp(key, "contact"))
+        text = &info->contact;
+    else if (!strcmp(key, "icon"))
+        text = &info->icon;
+    else if (!strcmp(key, "posting_policy"))
+        text = &info->posting_policy;
+    else if (!strcmp(key, "relay_url"))
+        text = &rc->relay_url;
+    else if (!strcmp(key, "bind"))
+        text = &o->bind;
+    else if (!strcmp(key, "data"))
+        text = &o->data;
+    else if (!strcmp(key, "db"))
+        text = &o->db;
+    if (text) {
+        *text = keep_string(o, v);
+        return *text ? 0 : -1;
+    }
+    if (!strcmp(key, "pubkey")) {
+        unsigned char key32[32];
+        char hex[65];
+        if (nostr_hex_decode_any_case(v, strlen(v), key32, 32) != NOSTR_OK &&
+            nostr_nip19_decode_key(v, strlen(v), NOSTR_NIP19_NPUB, key32, NULL) != NOSTR_OK)
+            return -1;
+        nostr_hex_encode(key32, 32, hex); /* NIP-11 wants lowercase hex */
+        info->pubkey = keep_string(o, hex);
+        return info->pubkey ? 0 : -1;
+    }
+    if (!strcmp(key, "port")) return (o->port = parse_uint(v, 65535)) < 0 ? -1 : 0;
+    if (!strcmp(key, "threads")) return (o->threads = parse_uint(v, 256)) < 0 ? -1 : 0;
+    if (!strcmp(key, "shutdown_timeout_ms")) return (o->shutdown_timeout_ms = parse_uint(v, 3600000)) < 0 ? -1 : 0;
+    if (!strcmp(key, "log_format")) return set_log_format(o, v);
+    if (!strcmp(key, "compact")) {
+        if (!strcmp(v, "auto"))
+            o->compact = 0;
+        else if (!strcmp(v, "always"))
+            o->compact = 1;
+        else if (!strcmp(v, "never"))
+            o->compact = -1;
+        else
+            return -1;
+        return 0;
+    }
+    if (!strcmp(key, "auth_required_write") || !strcmp(key, "auth_required_read") || !strcmp(key, "serve_metrics")) {
+        if ((b = parse_bool(v)) < 0) return -1;
+        if (key[14] == 'w')
+            rc->auth_required_write = b;
+        else if (key[14] == 'r')
+            rc->auth_required_read = b;
+        else
+            rc->serve_metrics = b ? 0 : -1;
+        return 0;
+    }
+    if (!strcmp(key, "kinds_allow")) return parse_kinds(v, &o->kinds_allow, &rc->kinds_allow_count);
+    if (!strcmp(key, "kinds_deny")) return parse_kinds(v, &o->kinds_deny, &rc->kinds_deny_count);
+    if (!strcmp(key, "pubkeys_allow")) return parse_pubkeys(v, &o->pubkeys_allow, &rc->pubkeys_allow_count);
+    if (!strcmp(key, "pubkeys_deny")) return parse_pubkeys(v, &o->pubkeys_deny, &rc->pubkeys_deny_count);
+    return -2;
+}
+
+static char *trim(char *s)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t') s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n')) *--end = 0;
+    return s;
+}
+
+/* Read FILE; a message on stderr and -1 on the first bad line. */
+static int load_config(options *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    int lineno = 0, rc = 0;
+    if (!f) {
+        fprintf(stderr, "nostr-relay: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *p = trim(line), *eq, *key, *value;
+        int r;
+        lineno++;
+        if (strlen(line) == sizeof line - 1 && line[sizeof line - 2] != '\n') {
+            fprintf(stderr, "nostr-relay: %s:%d: line too long\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        if (*p == 0 || *p == '#') continue;
+        eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(stderr, "nostr-relay: %s:%d: expected key = value\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        key = trim(p);
+        value = trim(eq + 1);
+        /* optional quotes around a value */
+        if (strlen(value) >= 2 && value[0] == '"' && value[strlen(value) - 1] == '"') {
+            value[strlen(value) - 1] = 0;
+            value++;
+        }
+        r = apply_setting(o, key, value);
+        if (r != 0) {
+            fprintf(stderr, "nostr-relay: %s:%d: %s %s\n", path, lineno, r == -2 ? "unknown key" : "bad value for",
+                    key);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: nostr-relay [--bind ADDR] [--port N] [--data DIR] [--db CONNINFO] [--config FILE]\n"
+                 "                   [--name TEXT] [--max-event-bytes N] [--auth] [--threads N]\n"
+                 "                   [--log-format text|json]\n"
+                 "  --bind ADDR          listen address (default 127.0.0.1)\n"
+                 "  --port N             TCP port (default 7777; 0 = any free port)\n"
+                 "  --data DIR           built-in store directory (default ./nostr-data)\n"
+                 "  --db CONNINFO        store events in PostgreSQL/CockroachDB instead (libpq string)\n"
+                 "  --config FILE        \"key = value\" settings (docs/relay.md); flags override them\n"
+                 "  --name TEXT          relay name in the NIP-11 document\n"
+                 "  --max-event-bytes N  largest event accepted (default 65536)\n"
+                 "  --auth               NIP-42: clients must AUTH before publishing\n"
+                 "  --threads N          signature verification threads (default: one per CPU; 0 = inline)\n"
+                 "  --log-format F       text (default) or json lines on stderr\n"
+                 "Serves ws://ADDR:PORT/, NIP-11, /metrics and /healthz. SIGTERM/SIGINT stop it cleanly.\n");
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "nostr-relay: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    usage(stderr);
+    return 2;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(options *o, int argc, char **argv)
+{
+    int i, missing = 0;
+    const char *v;
+    /* the config file first, so that flags override it */
+    for (i = 1; i < argc; i++) {
+        if ((v = option(argc, argv, &i, "--config", &missing)) != NULL) {
+            if (load_config(o, v) != 0) return 2;
+        }
+        if (missing) return usage_error("missing value for", argv[i]);
+    }
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--auth")) {
+            o->rc.auth_required_write = 1;
+        } else if ((v = option(argc, argv, &i, "--config", &missing)) != NULL) {
+            /* loaded above */
+        } else if ((v = option(argc, argv, &i, "--bind", &missing)) != NULL) {
+            o->bind = v;
+        } else if ((v = option(argc, argv, &i, "--port", &missing)) != NULL) {
+            if ((o->port = parse_uint(v, 65535)) < 0) return usage_error("bad --port", v);
+        } else if ((v = option(argc, argv, &i, "--data", &missing)) != NULL) {
+            o->data = v;
+        } else if ((v = option(argc, argv, &i, "--db", &missing)) != NULL) {
+            o->db = v;
+        } else if ((v = option(argc, argv, &i, "--name", &missing)) != NULL) {
+            o->rc.info.name = v;
+        } else if ((v = option(argc, argv, &i, "--max-event-bytes", &missing)) != NULL) {
+            long long n = parse_uint(v, 64LL << 20);
+            if (n < 256) return usage_error("bad --max-event-bytes (256 to 67108864)", v);
+            o->rc.limits.max_event_bytes = (size_t)n;
+        } else if ((v = option(argc, argv, &i, "--threads", &missing)) != NULL) {
+            if ((o->threads = parse_uint(v, 256)) < 0) return usage_error("bad --threads", v);
+        } else if ((v = option(argc, argv, &i, "--log-format", &missing)) != NULL) {
+            if (set_log_format(o, v) != 0) return usage_error("bad --log-format (text or json)", v);
+        } else if (missing) {
+            return usage_error("missing value for", a);
+        } else {
+            return usage_error("unknown argument", a);
+        }
+        if (missing) return usage_error("missing value for", a);
+    }
+    if (o->db && *o->db == 0) return usage_error("empty --db", NULL);
+#ifndef NOSTR_WITH_PGWIRE
+    if (o->db) return usage_error("--db needs a build with NOSTR_WITH_PGWIRE", NULL);
+#endif
+    /* an event must fit in a WebSocket message: ["EVENT",<event>] */
+    if (o->rc.limits.max_message == 0 && o->rc.limits.max_event_bytes + 1024 > 131072)
+        o->rc.limits.max_message = o->rc.limits.max_event_bytes + 1024;
+    o->rc.kinds_allow = o->kinds_allow;
+    o->rc.kinds_deny = o->kinds_deny;
+    o->rc.pubkeys_allow = (const unsigned char(*)[32])o->pubkeys_allow;
+    o->rc.pubkeys_deny = (const unsigned char(*)[32])o->pubkeys_deny;
+    return -1;
+}
+
+/* ---- signature verification on worker threads ----
+ * Jobs are linked through job->app: a FIFO to the workers under one mutex
+ * and condition variable, a FIFO back under another, and an eventfd that
+ * wakes the loop, which hands each result to nostr_relay_verify_done. */
+
+typedef struct job_fifo {
+    nostr_relay_verify_job *head, *tail;
+} job_fifo;
+
+static void fifo_push(job_fifo *q, nostr_relay_verify_job *job)
+{
+    job->app = NULL;
+    if (q->tail)
+        q->tail->app = job;
+    else
+        q->head = job;
+    q->tail = job;
+}
+
+typedef struct verify_pool {
+    const nostr_ctx *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_fifo todo;
+    int stop;
+    pthread_mutex_t done_mu;
+    job_fifo done;
+    int efd;
+    pthread_t *threads;
+    int nthreads, joined;
+    unsigned long long submitted, completed; /* loop thread only: for /metrics */
+} verify_pool;
+
+static void *verify_worker(void *arg)
+{
+    verify_pool *vp = (verify_pool *)arg;
+    for (;;) {
+        nostr_relay_verify_job *batch, *job, *last = NULL;
+        int n = 0;
+        uint64_t one = 1;
+        pthread_mutex_lock(&vp->mu);
+        while (!vp->todo.head && !vp->stop) pthread_cond_wait(&vp->cv, &vp->mu);
+        if (!vp->todo.head) { /* stopping, and nothing left to do */
+            pthread_mutex_unlock(&vp->mu);
+            return NULL;
+        }
+        /* take up to VERIFY_BATCH jobs, leave the rest to the other workers */
+        batch = vp->todo.head;
+        for (job = batch; job && n < VERIFY_BATCH; job = (nostr_relay_verify_job *)job->app, n++) last = job;
+        vp->todo.head = (nostr_relay_verify_job *)last->app;
+        if (!vp->todo.head) vp->todo.tail = NULL;
+        last->app = NULL;
+        pthread_mutex_unlock(&vp->mu);
+
+        for (job = batch; job; job = (nostr_relay_verify_job *)job->app)
+            job->result = nostr_event_verify(vp->ctx, job->event);
+
+        pthread_mutex_lock(&vp->done_mu);
+        if (vp->done.tail)
+            vp->done.tail->app = batch;
+        else
+            vp->done.head = batch;
+        vp->done.tail = last;
+        pthread_mutex_unlock(&vp->done_mu);
+        if (write(vp->efd, &one, sizeof one) < 0) { /* the counter is already non-zero: the loop will look */
+        }
+    }
+}
+
+static int verify_submit(verify_pool *vp, nostr_relay_verify_job *job)
+{
+    vp->submitted++;
+    pthread_mutex_lock(&vp->mu);
+    fifo_push(&vp->todo, job);
+    pthread_cond_signal(&vp->cv);
+    pthread_mutex_unlock(&vp->mu);
+    return 0;
+}
+
+static int verify_pool_start(verify_pool *vp, const nostr_ctx *ctx, int nthreads)
+{
+    int i;
+    memset(vp, 0, sizeof *vp);
+    vp->ctx = ctx;
+    vp->efd = -1;
+    if (nthreads <= 0) return 0;
+    vp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    vp->threads = (pthread_t *)calloc((size_t)nthreads, sizeof *vp->threads);
+    if (vp->efd < 0 || !vp->threads) return -1;
+    pthread_mutex_init(&vp->mu, NULL);
+    pthread_cond_init(&vp->cv, NULL);
+    pthread_mutex_init(&vp->done_mu, NULL);
+    for (i = 0; i < nthreads; i++) {
+        if (pthread_create(&vp->threads[i], NULL, verify_worker, vp) != 0) break;
+        vp->nthreads++;
+    }
+    return vp->nthreads > 0 ? 0 : -1;
+}
+
+/* Results back to the relay, in the order they finished. */
+static void verify_pool_drain(verify_pool *vp, nostr_relay *r)
+{
+    nostr_relay_verify_job *job;
+    uint64_t count;
+    if (vp->nthreads == 0) return;
+    if (read(vp->efd, &count, sizeof count) < 0) { /* EAGAIN: nothing signalled, look anyway */
+    }
+    pthread_mutex_lock(&vp->done_mu);
+    job = vp->done.head;
+    vp->done.head = vp->done.tail = NULL;
+    pthread_mutex_unlock(&vp->done_mu);
+    while (job) {
+        nostr_relay_verify_job *next = (nostr_relay_verify_job *)job->app;
+        vp->completed++;
+        nostr_relay_verify_done(r, job); /* may free job */
+        job = next;
+    }
+}
+
+/* Workers finish what is queued, then exit. */
+static void verify_pool_stop(verify_pool *vp)
+{
+    int i;
+    if (vp->nthreads > 0 && !vp->joined) {
+        vp->joined = 1;
+        pthread_mutex_lock(&vp->mu);
+        vp->stop = 1;
+        pthread_cond_broadcast(&vp->cv);
+        pthread_mutex_unlock(&vp->mu);
+        for (i = 0; i < vp->nthreads; i++) pthread_join(vp->threads[i], NULL);
+    }
+}
+
+static void verify_pool_free(verify_pool *vp)
+{
+    if (vp->nthreads > 0) {
+        pthread_mutex_destroy(&vp->mu);
+        pthread_cond_destroy(&vp->cv);
+        pthread_mutex_destroy(&vp->done_mu);
+    }
+    free(vp->threads);
+    if (vp->efd >= 0) close(vp->efd);
+}
+
+/* ---- the server: listener, connections, the loop ---- */
+
+typedef struct conn {
+    int fd;
+    nostr_relay_conn *rc;
+    unsigned mask; /* events registered with epoll */
+    int on_wake_list;
+    int dead;    /* closed; freed at the end of the loop iteration */
+    int no_read; /* the relay takes no more input, or the peer sent EOF */
+    int eof;
+    int lingering; /* done with, write side shut: reading to EOF before close */
+    long long linger_until_ms;
+    struct conn *wake_next, *prev, *next;
+    char ip[INET6_ADDRSTRLEN];
+} conn;
+
+typedef struct server {
+    nostr_relay *relay;
+    int epfd, lfd, sigfd, spare_fd;
+    int accept_paused;
+    long long resume_accept_ms;
+    conn *wake_head, *wake_tail;
+    conn *all;       /* live connections (doubly linked) */
+    conn *graveyard; /* closed this iteration, linked through next */
+    size_t nconns;
+    verify_pool vp;
+    char *readbuf;
+    int stopping;
+    int serve_metrics;
+    long long started_ms;
+    long long stop_deadline_ms;
+    long long last_emfile_log_ms, last_commit_log_ms;
+    /* the store */
+    nostr_store store;
+    nostr_store_builtin *builtin;
+#ifdef NOSTR_WITH_PGWIRE
+    nostr_pgwire *pg;
+#endif
+} server;
+
+/* Tags for epoll's data pointer other than connections. */
+static char tag_listener, tag_verify, tag_signal;
+
+static void metric(nostr_buf *b, const char *name, const char *type, const char *help, unsigned long long v)
+{
+    nostr_buf_append_str(b, "# HELP ");
+    nostr_buf_append_str(b, name);
+    nostr_buf_append_char(b, ' ');
+    nostr_buf_append_str(b, help);
+    nostr_buf_append_str(b, "\n# TYPE ");
+    nostr_buf_append_str(b, name);
+    nostr_buf_append_char(b, ' ');
+    nostr_buf_append_str(b, type);
+    nostr_buf_append_char(b, '\n');
+    nostr_buf_append_str(b, name);
+    nostr_buf_append_char(b, ' ');
+    nostr_buf_append_u64(b, v);
+    nostr_buf_append_char(b, '\n');
+}
+
+/* GET /metrics: the relay's metrics, then the program's own (verification
+ * queue, store, start time). Everything else is the relay's to answer. */
+static int http_hook(void *user, void *conn_user, const nostr_http_message *req, nostr_buf *resp)
+{
+    server *s = (server *)user;
+    nostr_buf body;
+    int rc;
+    (void)conn_user;
+    if (req->method.len != 3 || memcmp(req->method.ptr, "GET", 3) != 0 || req->path.len != 8 ||
+        memcmp(req->path.ptr, "/metrics", 8) != 0 || !s->serve_metrics)
+        return 0;
+    nostr_buf_init(&body, NULL);
+    rc = nostr_relay_write_metrics(s->relay, &body);
+    metric(&body, "nostr_relay_verify_threads", "gauge", "Signature verification threads.",
+           (unsigned long long)s->vp.nthreads);
+    metric(&body, "nostr_relay_verify_pending", "gauge", "Signature checks queued or running on the threads.",
+           s->vp.submitted - s->vp.completed);
+    if (s->builtin) {
+        nostr_store_builtin_stats st;
+        nostr_store_builtin_stats_get(s->builtin, &st);
+        metric(&body, "nostr_store_events", "gauge", "Live events in the built-in store.", st.events);
+        metric(&body, "nostr_store_log_bytes", "gauge", "Size of the built-in store's log.", st.log_bytes);
+        metric(&body, "nostr_store_dead_bytes", "gauge", "Log bytes compaction would drop.", st.dead_bytes);
+        metric(&body, "nostr_store_memory_bytes", "gauge", "Memory of the built-in store's events and indexes.",
+               st.memory);
+    }
+    metric(&body, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.",
+           (unsigned long long)(s->started_ms / 1000));
+    if (rc == NOSTR_OK && body.data)
+        rc = nostr_http_write_response(resp, 200, NULL, "text/plain; version=0.0.4; charset=utf-8", NULL, 0, body.data,
+                                       body.len, req->keep_alive);
+    else
+        rc = nostr_http_write_response(resp, 500, NULL, "text/plain", NULL, 0, "no memory\n", 10, 0);
+    nostr_buf_free(&body);
+    return rc == NOSTR_OK ? 1 : 0;
+}
+
+static int verify_cb(void *user, nostr_relay_verify_job *job)
+{
+    return verify_submit(&((server *)user)->vp, job);
+}
+
+static void wake_cb(void *user, void *conn_user)
+{
+    server *s = (server *)user;
+    conn *c = (conn *)conn_user;
+    if (c->on_wake_list || c->dead) return;
+    c->on_wake_list = 1;
+    c->wake_next = NULL;
+    if (s->wake_tail)
+        s->wake_tail->wake_next = c;
+    else
+        s->wake_head = c;
+    s->wake_tail = c;
+}
+
+static void set_mask(server *s, conn *c, unsigned mask)
+{
+    struct epoll_event ev;
+    if (mask == c->mask) return;
+    memset(&ev, 0, sizeof ev);
+    ev.events = mask;
+    ev.data.ptr = c;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) c->mask = mask;
+}
+
+static void conn_close(server *s, conn *c, int err)
+{
+    if (c->dead) return;
+    if (err && err != ECONNRESET && err != EPIPE) logf_(NOSTR_LOG_WARN, "connection %s: %s", c->ip, strerror(err));
+    close(c->fd); /* also leaves the epoll set */
+    c->fd = -1;
+    c->dead = 1;
+    if (c->rc) nostr_relay_closed(s->relay, c->rc);
+    c->rc = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->all = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->next = s->graveyard;
+    s->graveyard = c;
+    s->nconns--;
+}
+
+/* The relay is done with c and everything is written. Closing a socket
+ * with unread input makes the kernel send RST, which can destroy what the
+ * peer has not read yet (the close frame, a slow reader's NOTICE). So shut
+ * the write side (FIN after our last byte), discard input until the peer's
+ * EOF, and close then, or after LINGER_MS. */
+static void conn_linger(server *s, conn *c)
+{
+    nostr_relay_closed(s->relay, c->rc);
+    c->rc = NULL;
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        conn_close(s, c, 0);
+        return;
+    }
+    c->lingering = 1;
+    c->no_read = 0;
+    c->linger_until_ms = monotonic_ms() + LINGER_MS;
+    set_mask(s, c, EPOLLIN);
+}
+
+static void linger_read(server *s, conn *c)
+{
+    int i;
+    for (i = 0; i < READS_PER_WAKEUP; i++) {
+        ssize_t n = recv(c->fd, s->readbuf, READ_CHUNK, 0);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        conn_close(s, c, 0); /* EOF or reset: done */
+        return;
+    }
+}
+
+/* Write what the relay has for c; EPOLLOUT only while some is left. */
+static void conn_flush(server *s, conn *c)
+{
+    for (;;) {
+        const void *p;
+        size_t len = nostr_relay_output(c->rc, &p);
+        ssize_t w;
+        if (len == 0) break;
+        w = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (w > 0) {
+            nostr_relay_consume(s->relay, c->rc, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            set_mask(s, c, (c->no_read ? 0u : (unsigned)EPOLLIN) | EPOLLOUT);
+            return;
+        }
+        conn_close(s, c, w < 0 ? errno : EPIPE);
+        return;
+    }
+    if (c->eof) {
+        conn_close(s, c, 0);
+        return;
+    }
+    if (nostr_relay_should_close(c->rc)) {
+        conn_linger(s, c);
+        return;
+    }
+    set_mask(s, c, c->no_read ? 0u : (unsigned)EPOLLIN);
+}
+
+static void drain_wakes(server *s)
+{
+    long guard = 10000000; /* a wake during a flush queues c again; never loop forever */
+    while (s->wake_head && guard-- > 0) {
+        conn *c = s->wake_head;
+        s->wake_head = c->wake_next;
+        if (!s->wake_head) s->wake_tail = NULL;
+        c->on_wake_list = 0;
+        if (!c->dead && !c->lingering) conn_flush(s, c);
+    }
+}
+
+static void conn_read(server *s, conn *c)
+{
+    int i;
+    for (i = 0; i < READS_PER_WAKEUP; i++) {
+        ssize_t n = recv(c->fd, s->readbuf, READ_CHUNK, 0);
+        if (n > 0) {
+            if (nostr_relay_feed(s->relay, c->rc, s->readbuf, (size_t)n) == NOSTR_ERR_CLOSED) {
+                /* the relay only waits to close it: stop reading, flush, close */
+                c->no_read = 1;
+                set_mask(s, c, c->mask & ~(unsigned)EPOLLIN);
+                wake_cb(s, c);
+                return;
+            }
+            wake_cb(s, c); /* look at its output after the feed */
+            if (n < READ_CHUNK) return;
+            continue;
+        }
+        if (n == 0) { /* peer is done sending: write what is pending, then close */
+            c->no_read = c->eof = 1;
+            set_mask(s, c, c->mask & ~(unsigned)EPOLLIN);
+            wake_cb(s, c);
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        conn_close(s, c, errno);
+        return;
+    }
+}
+
+static void pause_accept(server *s, long long ms)
+{
+    if (s->accept_paused || s->lfd < 0) return;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+    s->accept_paused = 1;
+    s->resume_accept_ms = monotonic_ms() + ms;
+}
+
+static void resume_accept(server *s)
+{
+    struct epoll_event ev;
+    if (!s->accept_paused || s->lfd < 0 || monotonic_ms() < s->resume_accept_ms) return;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = &tag_listener;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) == 0) s->accept_paused = 0;
+}
+
+/* Out of file descriptors: accept with the spare one and close at once, so
+ * the pending connection does not keep the listener readable (a busy loop);
+ * without a spare, stop listening for a while. Returns 1 when a connection
+ * was refused, 0 when none was waiting or listening is paused. */
+static int refuse_one(server *s)
+{
+    long long now = monotonic_ms();
+    int fd = -1;
+    if (now - s->last_emfile_log_ms > 1000) {
+        logf_(NOSTR_LOG_WARN, "out of file descriptors (%zu connections): refusing connections", s->nconns);
+        s->last_emfile_log_ms = now;
+    }
+    if (s->spare_fd >= 0) {
+        close(s->spare_fd);
+        fd = accept(s->lfd, NULL, NULL);
+        if (fd >= 0) close(fd);
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (s->spare_fd < 0) {
+        pause_accept(s, 250);
+        return 0;
+    }
+    return fd >= 0;
+}
+
+static void accept_all(server *s)
+{
+    while (s->lfd >= 0 && !s->accept_paused) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        struct epoll_event ev;
+        int one = 1, fd;
+        conn *c;
+        fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EMFILE || errno == ENFILE) {
+                if (refuse_one(s)) continue;
+                return;
+            }
+            logf_(NOSTR_LOG_ERROR, "accept: %s", strerror(errno));
+            pause_accept(s, 250); /* ENOBUFS, ENOMEM...: try again later, not in a loop */
+            return;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c = (conn *)calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->ip, sizeof c->ip);
+        else
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->ip, sizeof c->ip);
+        c->rc = nostr_relay_accept(s->relay, c->ip, c);
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN;
+        ev.data.ptr = c;
+        if (!c->rc || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            if (c->rc) nostr_relay_closed(s->relay, c->rc);
+            close(fd);
+            c->dead = 1; /* may sit on the wake list: freed with the graveyard */
+            c->next = s->graveyard;
+            s->graveyard = c;
+            continue;
+        }
+        c->mask = EPOLLIN;
+        c->next = s->all;
+        if (s->all) s->all->prev = c;
+        s->all = c;
+        s->nconns++;
+    }
+}
+
+static void free_graveyard(server *s)
+{
+    while (s->graveyard) {
+        conn *c = s->graveyard;
+        s->graveyard = c->next;
+        free(c); /* drain_wakes ran first, so c is on no list */
+    }
+}
+
+static int store_commit(server *s)
+{
+    if (s->builtin) return nostr_store_builtin_commit(s->builtin);
+#ifdef NOSTR_WITH_PGWIRE
+    if (s->pg) return nostr_pgwire_commit(s->pg);
+#endif
+    return NOSTR_OK;
+}
+
+static const char *store_error(server *s)
+{
+#ifdef NOSTR_WITH_PGWIRE
+    if (s->pg) return nostr_pgwire_last_error(s->pg);
+#endif
+    (void)s;
+    return "";
+}
+
+static int listen_on(const char *addr, long long port, char *shown, size_t shown_size)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char portstr[16];
+    int fd = -1, one = 1, rc;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(portstr, sizeof portstr, "%lld", port);
+    rc = getaddrinfo(addr, portstr, &hints, &res);
+    if (rc != 0) {
+        logf_(NOSTR_LOG_ERROR, "bind address %s: %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) break;
+        rc = errno;
+        close(fd);
+        fd = -1;
+        errno = rc;
+    }
+    if (fd < 0) {
+        logf_(NOSTR_LOG_ERROR, "cannot listen on %s port %lld: %s", addr, port, strerror(errno));
+    } else {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        char host[INET6_ADDRSTRLEN] = "?";
+        unsigned p = 0;
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+            p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            snprintf(shown, shown_size, "ws://[%s]:%u/", host, p);
+        } else {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+            p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            snprintf(shown, shown_size, "ws://%s:%u/", host, p);
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int epoll_add(int epfd, int fd, void *tag)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = tag;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Open the store the options name; fills s->store. */
+static int open_store(server *s, const options *o, char *what, size_t what_size)
+{
+    nostr_error err;
+    memset(&err, 0, sizeof err);
+    if (o->db) {
+#ifdef NOSTR_WITH_PGWIRE
+        nostr_pgwire_config pc;
+        memset(&pc, 0, sizeof pc);
+        pc.conninfo = o->db;
+        pc.create_schema = 1;
+        pc.log = log_msg;
+        if (nostr_pgwire_open(&s->pg, &pc, &err) != NOSTR_OK) {
+            logf_(NOSTR_LOG_ERROR, "database: %s", err.msg ? err.msg : "cannot connect");
+            return -1;
+        }
+        s->store = nostr_pgwire_iface(s->pg);
+        snprintf(what, what_size, "pgwire");
+        return 0;
+#else
+        return -1;
+#endif
+    } else {
+        nostr_store_builtin_config bc;
+        nostr_store_builtin_stats st;
+        memset(&bc, 0, sizeof bc);
+        bc.dir = o->data;
+        bc.log = log_msg;
+        if (nostr_store_builtin_open(&s->builtin, &bc, &err) != NOSTR_OK) {
+            logf_(NOSTR_LOG_ERROR, "store %s: %s", o->data, err.msg ? err.msg : nostr_strerror(err.code));
+            return -1;
+        }
+        nostr_store_builtin_stats_get(s->builtin, &st);
+        if (st.truncated) logf_(NOSTR_LOG_WARN, "store %s: cut %llu torn bytes off the log", o->data, st.truncated);
+        if (o->compact > 0 || (o->compact == 0 && st.dead_bytes >= (1u << 20) && st.dead_bytes * 4 >= st.log_bytes)) {
+            long long t0 = monotonic_ms();
+            if (nostr_store_builtin_compact(s->builtin) == NOSTR_OK) {
+                unsigned long long before = st.log_bytes;
+                nostr_store_builtin_stats_get(s->builtin, &st);
+                logf_(NOSTR_LOG_INFO, "store %s: compacted the log from %llu to %llu bytes in %lld ms", o->data, before,
+                      st.log_bytes, monotonic_ms() - t0);
+            } else {
+                logf_(NOSTR_LOG_WARN, "store %s: compaction failed; going on with the old log", o->data);
+            }
+        }
+        s->store = nostr_store_builtin_iface(s->builtin);
+        snprintf(what, what_size, "built-in store %s (%llu events)", o->data, st.events);
+        return 0;
+    }
+}
+
+static void close_store(server *s)
+{
+    if (s->builtin) nostr_store_builtin_close(s->builtin);
+#ifdef NOSTR_WITH_PGWIRE
+    if (s->pg) nostr_pgwire_close(s->pg);
+    s->pg = NULL;
+#endif
+    s->builtin = NULL;
+}
+
+static void begin_shutdown(server *s, long long timeout_ms)
+{
+    if (s->stopping) { /* a second signal: stop waiting for slow readers */
+        s->stop_deadline_ms = monotonic_ms();
+        return;
+    }
+    s->stopping = 1;
+    s->stop_deadline_ms = monotonic_ms() + timeout_ms;
+    logf_(NOSTR_LOG_INFO, "stopping: %zu connections to close", s->nconns);
+    if (s->lfd >= 0) {
+        if (!s->accept_paused) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+        close(s->lfd);
+        s->lfd = -1;
+    }
+    nostr_relay_shutdown(s->relay);
+}
+
+static void handle_signal(server *s, long long timeout_ms)
+{
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        logf_(NOSTR_LOG_INFO, "signal %s", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        begin_shutdown(s, timeout_ms);
+    }
+}
+
+static void run_loop(server *s, const options *o)
+{
+    struct epoll_event evs[MAX_EPOLL_EVENTS];
+    long long next_tick = monotonic_ms() + TICK_MS;
+    for (;;) {
+        long long now = monotonic_ms();
+        int i, n, timeout = (int)(next_tick - now);
+        if (s->stopping && (s->nconns == 0 || now >= s->stop_deadline_ms)) break;
+        if (timeout < 0) timeout = 0;
+        if (timeout > TICK_MS) timeout = TICK_MS;
+        n = epoll_wait(s->epfd, evs, MAX_EPOLL_EVENTS, timeout);
+        if (n < 0 && errno != EINTR) {
+            logf_(NOSTR_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            void *tag = evs[i].data.ptr;
+            unsigned e = evs[i].events;
+            if (tag == &tag_listener)
+                accept_all(s);
+            else if (tag == &tag_verify)
+                verify_pool_drain(&s->vp, s->relay);
+            else if (tag == &tag_signal)
+                handle_signal(s, o->shutdown_timeout_ms);
+            else {
+                conn *c = (conn *)tag;
+                if (c->dead) continue;
+                if (c->lingering) {
+                    linger_read(s, c);
+                    continue;
+                }
+                if ((e & EPOLLIN) && !c->no_read) conn_read(s, c);
+                if (c->dead) continue;
+                if (e & EPOLLOUT) wake_cb(s, c);
+                if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
+                    conn_flush(s, c); /* writes fail and close it, or it is done */
+                    if (!c->dead) conn_close(s, c, 0);
+                }
+            }
+        }
+        /* group commit: one fsync for every event of this iteration; the
+         * completions queue the OKs */
+        if (store_commit(s) != NOSTR_OK && monotonic_ms() - s->last_commit_log_ms >= 1000) {
+            logf_(NOSTR_LOG_ERROR, "store commit failed%s%s", *store_error(s) ? ": " : "", store_error(s));
+            s->last_commit_log_ms = monotonic_ms();
+        }
+        now = monotonic_ms();
+        if (now >= next_tick) {
+            conn *c, *next;
+            nostr_relay_tick(s->relay, realtime_ms());
+            next_tick = now + TICK_MS;
+            if (s->accept_paused) resume_accept(s);
+            /* a stuck reader's output may have been dropped by the tick:
+             * look again at every connection waiting to write */
+            for (c = s->all; c; c = next) {
+                next = c->next;
+                if (c->lingering && now >= c->linger_until_ms)
+                    conn_close(s, c, 0);
+                else if (c->mask & EPOLLOUT)
+                    wake_cb(s, c);
+            }
+        }
+        drain_wakes(s);
+        free_graveyard(s);
+    }
+}
+
+static int run(options *o)
+{
+    server s;
+    nostr_relay_callbacks cb;
+    nostr_ctx *ctx;
+    sigset_t sigs;
+    char where[128] = "", store_what[256] = "";
+    int rc = 1, nthreads;
+
+    memset(&s, 0, sizeof s);
+    s.epfd = s.lfd = s.sigfd = s.spare_fd = -1;
+    s.vp.efd = -1;
+
+    /* signals arrive through a signalfd; block them before any thread starts */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ctx = nostr_ctx_new(NULL);
+    s.readbuf = (char *)malloc(READ_CHUNK);
+    s.epfd = epoll_create1(EPOLL_CLOEXEC);
+    s.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (!ctx || !s.readbuf || s.epfd < 0 || s.sigfd < 0) {
+        logf_(NOSTR_LOG_ERROR, "cannot start: %s", strerror(errno ? errno : ENOMEM));
+        goto out;
+    }
+    s.lfd = listen_on(o->bind, o->port, where, sizeof where);
+    if (s.lfd < 0) goto out;
+    if (open_store(&s, o, store_what, sizeof store_what) != 0) goto out;
+
+    nthreads = (int)o->threads;
+    if (nthreads < 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = ncpu > 0 ? (int)(ncpu > 64 ? 64 : ncpu) : 1;
+    }
+    if (verify_pool_start(&s.vp, ctx, nthreads) != 0) {
+        logf_(NOSTR_LOG_ERROR, "cannot start verification threads");
+        goto out;
+    }
+
+    memset(&cb, 0, sizeof cb);
+    cb.user = &s;
+    cb.wake = wake_cb;
+    cb.now_us = monotonic_us;
+    cb.log = log_msg;
+    cb.http_hook = http_hook;
+    if (s.vp.nthreads > 0) cb.verify = verify_cb;
+    s.serve_metrics = o->rc.serve_metrics != -1;
+    s.started_ms = realtime_ms();
+    o->rc.ctx = ctx;
+    s.relay = nostr_relay_new(&o->rc, &cb, &s.store);
+    if (!s.relay) {
+        logf_(NOSTR_LOG_ERROR, "cannot create the relay (bad configuration or no memory)");
+        goto out;
+    }
+    nostr_relay_tick(s.relay, realtime_ms());
+
+    s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (epoll_add(s.epfd, s.lfd, &tag_listener) != 0 || epoll_add(s.epfd, s.sigfd, &tag_signal) != 0 ||
+        (s.vp.nthreads > 0 && epoll_add(s.epfd, s.vp.efd, &tag_verify) != 0)) {
+        logf_(NOSTR_LOG_ERROR, "epoll: %s", strerror(errno));
+        goto out;
+    }
+    logf_(NOSTR_LOG_INFO, "nostr-relay listening on %s, %s, %d verify thread%s%s", where, store_what, s.vp.nthreads,
+          s.vp.nthreads == 1 ? "" : "s", o->rc.auth_required_write ? ", AUTH required to publish" : "");
+
+    run_loop(&s, o);
+
+    /* closing: the connections still open (slow readers past the bound) */
+    while (s.all) conn_close(&s, s.all, 0);
+    verify_pool_stop(&s.vp);
+    verify_pool_drain(&s.vp, s.relay);
+    if (store_commit(&s) != NOSTR_OK) logf_(NOSTR_LOG_ERROR, "store commit failed");
+    drain_wakes(&s);
+    free_graveyard(&s);
+    rc = 0;
+out:
+    /* the store first: its pending completions are dropped, not run into a freed relay */
+    close_store(&s);
+    if (s.relay) nostr_relay_free(s.relay);
+    verify_pool_stop(&s.vp);
+    verify_pool_free(&s.vp);
+    while (s.all) { /* only on a failed start */
+        conn *c = s.all;
+        s.all = c->next;
+        close(c->fd);
+        free(c);
+    }
+    free_graveyard(&s);
+    if (s.lfd >= 0) close(s.lfd);
+    if (s.sigfd >= 0) close(s.sigfd);
+    if (s.epfd >= 0) close(s.epfd);
+    if (s.spare_fd >= 0) close(s.spare_fd);
+    free(s.readbuf);
+    if (ctx) nostr_ctx_free(ctx);
+    if (rc == 0) logf_(NOSTR_LOG_INFO, "stopped");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.bind = "127.0.0.1";
+    o.port = 7777;
+    o.data = "./nostr-data";
+    o.threads = -1;
+    o.shutdown_timeout_ms = 5000;
+    o.rc.info.name = "nostr-relay";
+    rc = parse_args(&o, argc, argv);
+    if (rc < 0) {
+        log_json_format = o.log_json;
+        rc = run(&o);
+    }
+    options_free(&o);
+    return rc;
+}

@@ -1,0 +1,1873 @@
+/* ---- pgwire: definitions ---- */
+#ifdef NOSTR_WITH_PGWIRE
+
+/* Type OIDs of the parameters, all sent in binary (the same numbers in
+ * PostgreSQL and CockroachDB). */
+enum {
+    NOSTR__PGWIRE_BYTEA = 17,
+    NOSTR__PGWIRE_INT8 = 20,
+    NOSTR__PGWIRE_INT4 = 23,
+    NOSTR__PGWIRE_TEXT = 25,
+    NOSTR__PGWIRE_BYTEA_ARRAY = 1001,
+    NOSTR__PGWIRE_INT4_ARRAY = 1007,
+    NOSTR__PGWIRE_TEXT_ARRAY = 1009,
+    NOSTR__PGWIRE_INT8_ARRAY = 1016
+};
+
+/* What a failed statement means for the transaction around it. */
+enum {
+    NOSTR__PGWIRE_DONE = 0,      /* succeeded */
+    NOSTR__PGWIRE_RETRY = 1,     /* 40001 serialization failure, 40P01 deadlock: run it again */
+    NOSTR__PGWIRE_LOST = 2,      /* the connection is gone: reconnect, run it again */
+    NOSTR__PGWIRE_AMBIGUOUS = 3, /* the commit may or may not have happened (CockroachDB 40003) */
+    NOSTR__PGWIRE_FAIL = 4,      /* anything else: report it */
+    NOSTR__PGWIRE_NOMEM = 5
+};
+
+#define NOSTR__PGWIRE_TRIES 10       /* attempts of one transaction on 40001 */
+#define NOSTR__PGWIRE_CACHE 4096     /* ids remembered for has(); a power of two */
+#define NOSTR__PGWIRE_STMTS 64       /* prepared statements kept per connection */
+#define NOSTR__PGWIRE_MAX_VALUE 1024 /* longer tag values and d tags are indexed by hash */
+#define NOSTR__PGWIRE_SCHEMA "1"     /* nostr_meta 'schema' */
+
+/* The schema. Every statement is accepted by PostgreSQL and CockroachDB
+ * but the tags table's key: its index must run (name, value, created_at
+ * DESC, event_id) so a tag filter with a limit reads only the rows it
+ * returns. PostgreSQL cannot order a primary key DESC, so there it is a
+ * unique index on a table without one; CockroachDB gets it as the primary
+ * key (a table without one would get a sequential hidden key, and every
+ * insert would land on one range). docs/database.md says which filter
+ * each index serves. */
+static const char *const nostr__pgwire_schema[] = {
+    "CREATE TABLE IF NOT EXISTS events (id bytea PRIMARY KEY, pubkey bytea NOT NULL, created_at bigint NOT NULL, "
+    "kind integer NOT NULL, d_tag bytea, expiration bigint, content text NOT NULL, raw text NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_created_at_idx ON events (created_at DESC, id)",
+    "CREATE INDEX IF NOT EXISTS events_pubkey_idx ON events (pubkey, created_at DESC, id)",
+    "CREATE INDEX IF NOT EXISTS events_kind_idx ON events (kind, created_at DESC, id)",
+    "CREATE INDEX IF NOT EXISTS events_pubkey_kind_idx ON events (pubkey, kind, created_at DESC, id)",
+    "CREATE INDEX IF NOT EXISTS events_address_idx ON events (pubkey, kind, d_tag) WHERE d_tag IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS events_expiration_idx ON events (expiration) WHERE expiration IS NOT NULL",
+    NULL, /* tags: nostr__pgwire_schema_tags_pg or _crdb */
+    "CREATE INDEX IF NOT EXISTS tags_event_idx ON tags (event_id)",
+    "CREATE TABLE IF NOT EXISTS deletions (id bytea NOT NULL, pubkey bytea NOT NULL, PRIMARY KEY (id, pubkey))",
+    "CREATE TABLE IF NOT EXISTS deleted_coords (pubkey bytea NOT NULL, kind integer NOT NULL, d_tag bytea NOT NULL, "
+    "until_ts bigint NOT NULL, PRIMARY KEY (pubkey, kind, d_tag))",
+    "CREATE TABLE IF NOT EXISTS nostr_meta (key text PRIMARY KEY, value text NOT NULL)",
+    "INSERT INTO nostr_meta (key, value) VALUES ('schema', '" NOSTR__PGWIRE_SCHEMA "') ON CONFLICT (key) DO NOTHING"};
+static const char *const nostr__pgwire_schema_tags_pg[] = {
+    "CREATE TABLE IF NOT EXISTS tags (name text NOT NULL, value bytea NOT NULL, created_at bigint NOT NULL, "
+    "event_id bytea NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS tags_value_idx ON tags (name, value, created_at DESC, event_id)", NULL};
+static const char *const nostr__pgwire_schema_tags_crdb[] = {
+    "CREATE TABLE IF NOT EXISTS tags (name text NOT NULL, value bytea NOT NULL, created_at bigint NOT NULL, "
+    "event_id bytea NOT NULL, PRIMARY KEY (name, value, created_at DESC, event_id))",
+    NULL};
+
+/* The commit's statements. unnest() of several arrays gives one row per
+ * index across them: a batch is one statement whatever its size. */
+static const char nostr__pgwire_sql_lookup_ids[] =
+    "SELECT 0, id, pubkey, kind FROM events WHERE id = ANY($1::bytea[]) "
+    "UNION ALL SELECT 1, id, pubkey, 0 FROM deletions WHERE id = ANY($1::bytea[])";
+static const char nostr__pgwire_sql_lookup_keys[] =
+    "SELECT 0, e.pubkey, e.kind, e.d_tag, e.id, e.created_at FROM events e "
+    "JOIN unnest($1::bytea[], $2::int4[], $3::bytea[]) AS k (pubkey, kind, d_tag) "
+    "ON e.pubkey = k.pubkey AND e.kind = k.kind AND e.d_tag = k.d_tag "
+    "UNION ALL SELECT 1, c.pubkey, c.kind, c.d_tag, c.pubkey, c.until_ts FROM deleted_coords c "
+    "JOIN unnest($1::bytea[], $2::int4[], $3::bytea[]) AS k (pubkey, kind, d_tag) "
+    "ON c.pubkey = k.pubkey AND c.kind = k.kind AND c.d_tag = k.d_tag";
+static const char nostr__pgwire_sql_drop_tags[] = "DELETE FROM tags WHERE event_id = ANY($1::bytea[])";
+static const char nostr__pgwire_sql_drop_events[] = "DELETE FROM events WHERE id = ANY($1::bytea[])";
+static const char nostr__pgwire_sql_insert_events[] =
+    "INSERT INTO events (id, pubkey, created_at, kind, d_tag, expiration, content, raw) "
+    "SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int4[], $5::bytea[], $6::int8[], $7::text[], "
+    "$8::text[]) ON CONFLICT (id) DO NOTHING";
+static const char nostr__pgwire_sql_insert_tags[] =
+    "INSERT INTO tags (event_id, name, value, created_at) "
+    "SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::int8[]) AS t (event_id, name, value, created_at) "
+    "ORDER BY name, value, created_at DESC, event_id ON CONFLICT DO NOTHING";
+static const char nostr__pgwire_sql_insert_deletions[] =
+    "INSERT INTO deletions (id, pubkey) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
+    "ON CONFLICT (id, pubkey) DO NOTHING";
+static const char nostr__pgwire_sql_insert_coords[] =
+    "INSERT INTO deleted_coords (pubkey, kind, d_tag, until_ts) "
+    "SELECT * FROM unnest($1::bytea[], $2::int4[], $3::bytea[], $4::int8[]) "
+    "ON CONFLICT (pubkey, kind, d_tag) DO UPDATE SET until_ts = greatest(deleted_coords.until_ts, excluded.until_ts)";
+static const char nostr__pgwire_sql_purge_tags[] =
+    "DELETE FROM tags WHERE event_id IN (SELECT id FROM events WHERE expiration <= $1::int8)";
+static const char nostr__pgwire_sql_purge_events[] = "DELETE FROM events WHERE expiration <= $1::int8";
+
+/* One queued put: the fields the commit needs, strings as offsets into
+ * the store's text buffer (it grows, so no pointers). */
+typedef struct nostr__pgwire_put {
+    unsigned char id[32], pubkey[32];
+    long long created_at, expiration; /* expiration 0: none */
+    unsigned kind;
+    int kclass;
+    size_t raw, raw_len;
+    size_t content, content_len; /* ASCII-lowered, NUL as space */
+    size_t d, d_len;             /* the address's d tag, as stored (see nostr__pgwire_value) */
+    size_t tag0, ntags;          /* into s->tags */
+    size_t ref0, nrefs;          /* into s->refs (kind 5) */
+    nostr_store_put_fn done;
+    void *user;
+    int result;
+    int insert; /* decided at commit: its row is to be written */
+} nostr__pgwire_put;
+
+/* A single-letter tag to index: name and (stored form of) value. */
+typedef struct nostr__pgwire_tagref {
+    size_t value, len;
+    char name;
+} nostr__pgwire_tagref;
+
+/* What a deletion names: an event id ("e"), or a coordinate ("a") whose
+ * pubkey is the deletion's own. */
+typedef struct nostr__pgwire_ref {
+    int coord;
+    unsigned char id[32]; /* "e": the id */
+    unsigned kind;        /* "a": kind and d (offset into text) */
+    size_t d, d_len;
+} nostr__pgwire_ref;
+
+/* Open-addressing map from bytes to an entry, rebuilt by every commit
+ * attempt: ids (id -> stored?, pubkey, kind), dels (id+pubkey -> a
+ * deletion names it) and keys (pubkey+kind+d -> current version and how
+ * far a deletion reaches). */
+typedef struct nostr__pgwire_entry {
+    unsigned long long hash; /* 0: empty slot */
+    size_t key, key_len;     /* the key's bytes in map->keys */
+    int stored;              /* ids: stored; keys: a current version exists; dels: recorded */
+    int dirty;               /* dels, keys: to be written */
+    unsigned kind;           /* ids: the event's kind */
+    long long created_at;    /* keys: the current version's created_at */
+    long long until;         /* keys: a deletion covers versions created up to this; -1 none */
+    long put;                /* index of the queued put holding it, -1 when it is in the database */
+    unsigned char ref[32];   /* ids: the event's pubkey; keys: the current version's id */
+} nostr__pgwire_entry;
+
+typedef struct nostr__pgwire_map {
+    nostr__pgwire_entry *slots;
+    size_t cap, count;
+    nostr_buf keys;
+} nostr__pgwire_map;
+
+/* Parameters of one statement, all binary; values live in data and are
+ * pointed to only just before the call. */
+typedef struct nostr__pgwire_params {
+    nostr_buf data;
+    size_t n, cap;
+    size_t *off;
+    int *len, *fmt;
+    Oid *oid;
+    const char **val;
+    size_t array_at; /* the array being built: its param index */
+    size_t array_count;
+    int array_null;
+} nostr__pgwire_params;
+
+typedef struct nostr__pgwire_stmt {
+    unsigned long long hash;
+    char *sql;
+    char name[24];
+} nostr__pgwire_stmt;
+
+struct nostr_pgwire {
+    const nostr_allocator *al;
+    nostr_log_fn log;
+    void *log_user;
+    char *conninfo;
+    PGconn *conn;
+    int broken;      /* the connection must be reset before use */
+    int commit_sent; /* the current attempt got as far as COMMIT */
+    int completing;  /* inside commit's completion callbacks */
+    char err[512];
+    char put_err[512]; /* what failed puts are answered with */
+
+    nostr__pgwire_put *puts; /* [0, written) written, waiting for commit; [written, nputs) queued */
+    size_t nputs, cap_puts, written;
+    nostr__pgwire_tagref *tags;
+    size_t ntags, cap_tags;
+    nostr__pgwire_ref *refs;
+    size_t nrefs, cap_refs;
+    nostr_buf text;
+
+    nostr__pgwire_map ids, dels, keys; /* commit scratch */
+    nostr_buf drop;                    /* ids (32 bytes each) to delete from the database */
+    nostr_buf key;
+    nostr__pgwire_params params;
+    nostr_buf sql;
+
+    nostr__pgwire_stmt stmts[NOSTR__PGWIRE_STMTS];
+    size_t nstmts;
+    unsigned stmt_seq;
+
+    unsigned char (*cache)[32]; /* recently stored ids, direct-mapped */
+};
+
+/* ---- small helpers ---- */
+
+static void nostr__pgwire_log(const nostr_pgwire *s, int level, const char *what, const char *detail)
+{
+    char msg[700];
+    if (!s->log) return;
+    snprintf(msg, sizeof msg, "pgwire: %s%s%s", what, detail && *detail ? ": " : "", detail ? detail : "");
+    s->log(s->log_user, level, msg);
+}
+
+/* Keep a server message as the last error (one line, no trailing newline). */
+static void nostr__pgwire_set_error(nostr_pgwire *s, const char *msg)
+{
+    size_t n;
+    snprintf(s->err, sizeof s->err, "%s", msg && *msg ? msg : "unknown error");
+    n = strlen(s->err);
+    while (n && (s->err[n - 1] == '\n' || s->err[n - 1] == ' ')) s->err[--n] = 0;
+    for (n = 0; s->err[n]; n++)
+        if (s->err[n] == '\n') s->err[n] = ' ';
+}
+
+/* Grow an array to hold need elements; returns the (maybe moved) array
+ * or NULL, leaving the old one and *cap as they were. */
+static void *nostr__pgwire_reserve(const nostr_allocator *al, void *arr, size_t *cap, size_t need, size_t size)
+{
+    size_t n = *cap ? *cap : 16;
+    void *p;
+    if (need <= *cap) return arr;
+    while (n < need) n *= 2;
+    p = nostr_realloc(al, arr, n * size);
+    if (p) *cap = n;
+    return p;
+}
+
+static void nostr__pgwire_be32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void nostr__pgwire_be64(unsigned char *p, unsigned long long v)
+{
+    nostr__pgwire_be32(p, (unsigned long)(v >> 32));
+    nostr__pgwire_be32(p + 4, (unsigned long)(v & 0xffffffffUL));
+}
+
+/* A binary integer result of any width (PostgreSQL's integer is 4 bytes,
+ * CockroachDB's 8). */
+static long long nostr__pgwire_int(const PGresult *r, int row, int col)
+{
+    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+    int n = PQgetlength(r, row, col), i;
+    unsigned long long v = 0;
+    if (n != 2 && n != 4 && n != 8) return 0;
+    for (i = 0; i < n; i++) v = (v << 8) | p[i];
+    if (n < 8 && (p[0] & 0x80)) v |= ~0ULL << (8 * n);
+    return (long long)v;
+}
+
+static unsigned long long nostr__pgwire_hash(const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    unsigned long long h = 14695981039346656037ULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h | 1;
+}
+
+/* A tag value or d tag as stored and compared. Most values are ids and
+ * pubkeys in hex: those are kept as 0xFE + the 32 bytes, half the index
+ * entry. Values longer than a btree entry may safely be are kept as 0xFF
+ * + their SHA-256. Neither byte occurs in UTF-8, so no form meets another
+ * (and filter values go through the same mapping). */
+static int nostr__pgwire_is_hex64(const char *v, size_t len)
+{
+    size_t i;
+    if (len != 64) return 0;
+    for (i = 0; i < 64; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static void nostr__pgwire_value(const char *v, size_t len, unsigned char tmp[33], const char **out, size_t *out_len)
+{
+    if (nostr__pgwire_is_hex64(v, len)) {
+        tmp[0] = 0xfe;
+        nostr_hex_decode(v, 64, tmp + 1, 32);
+    } else if (len > NOSTR__PGWIRE_MAX_VALUE) {
+        tmp[0] = 0xff;
+        nostr_sha256(v, len, tmp + 1);
+    } else {
+        *out = v;
+        *out_len = len;
+        return;
+    }
+    *out = (const char *)tmp;
+    *out_len = 33;
+}
+
+/* ---- the recent-id cache behind has() ---- */
+
+static size_t nostr__pgwire_cache_slot(const unsigned char id[32])
+{
+    return ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16) & (NOSTR__PGWIRE_CACHE - 1);
+}
+
+static void nostr__pgwire_cache_add(nostr_pgwire *s, const unsigned char id[32])
+{
+    memcpy(s->cache[nostr__pgwire_cache_slot(id)], id, 32);
+}
+
+static void nostr__pgwire_cache_forget(nostr_pgwire *s, const unsigned char id[32])
+{
+    unsigned char *slot = s->cache[nostr__pgwire_cache_slot(id)];
+    if (memcmp(slot, id, 32) == 0) memset(slot, 0, 32);
+}
+
+static int nostr__pgwire_has(void *self, const unsigned char id[32])
+{
+    nostr_pgwire *s = (nostr_pgwire *)self;
+    static const unsigned char zero[32] = {0};
+    const unsigned char *slot = s->cache[nostr__pgwire_cache_slot(id)];
+    if (memcmp(slot, zero, 32) != 0 && memcmp(slot, id, 32) == 0) return 1;
+    return -1; /* only the database knows: the put will find out */
+}
+
+/* ---- maps ---- */
+
+static void nostr__pgwire_map_reset(nostr__pgwire_map *m)
+{
+    if (m->slots) memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->count = 0;
+    nostr_buf_clear(&m->keys);
+}
+
+static void nostr__pgwire_map_free(const nostr_allocator *al, nostr__pgwire_map *m)
+{
+    nostr_free(al, m->slots);
+    nostr_buf_free(&m->keys);
+}
+
+static nostr__pgwire_entry *nostr__pgwire_map_find(nostr__pgwire_map *m, const void *key, size_t len,
+                                                   unsigned long long h)
+{
+    size_t i;
+    if (!m->cap) return NULL;
+    for (i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        nostr__pgwire_entry *e = &m->slots[i];
+        if (!e->hash) return e;
+        if (e->hash == h && e->key_len == len && memcmp(m->keys.data + e->key, key, len) == 0) return e;
+    }
+}
+
+static int nostr__pgwire_map_grow(nostr_pgwire *s, nostr__pgwire_map *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 256, i;
+    nostr__pgwire_entry *old = m->slots, *ns;
+    ns = (nostr__pgwire_entry *)nostr_alloc(s->al, ncap * sizeof *ns);
+    if (!ns) return NOSTR_ERR_NOMEM;
+    memset(ns, 0, ncap * sizeof *ns);
+    m->slots = ns;
+    for (i = 0; i < m->cap; i++)
+        if (old[i].hash) {
+            size_t j = (size_t)old[i].hash & (ncap - 1);
+            while (ns[j].hash) j = (j + 1) & (ncap - 1);
+            ns[j] = old[i];
+        }
+    m->cap = ncap;
+    nostr_free(s->al, old);
+    return NOSTR_OK;
+}
+
+/* The entry for key, or NULL: when create is set, a missing key is added
+ * (NULL then means out of memory). Entries move when the map grows: use
+ * the pointer before the next call that creates. */
+static nostr__pgwire_entry *nostr__pgwire_map_get(nostr_pgwire *s, nostr__pgwire_map *m, const void *key, size_t len,
+                                                  int create)
+{
+    unsigned long long h = nostr__pgwire_hash(key, len);
+    nostr__pgwire_entry *e;
+    if (create && (m->count + 1) * 2 > m->cap && nostr__pgwire_map_grow(s, m) != NOSTR_OK) return NULL;
+    e = nostr__pgwire_map_find(m, key, len, h);
+    if (!e || e->hash) return e;
+    if (!create) return NULL;
+    memset(e, 0, sizeof *e);
+    e->key = m->keys.len;
+    if (nostr_buf_append(&m->keys, key, len) != NOSTR_OK) return NULL;
+    e->hash = h;
+    e->key_len = len;
+    e->until = -1;
+    e->put = -1;
+    m->count++;
+    return e;
+}
+
+/* keys map key: pubkey, kind (4 bytes big-endian), d as stored. */
+static int nostr__pgwire_addr_key(nostr_pgwire *s, const unsigned char pubkey[32], unsigned kind, const char *d,
+                                  size_t d_len)
+{
+    unsigned char k[4];
+    nostr__pgwire_be32(k, kind);
+    nostr_buf_clear(&s->key);
+    if (nostr_buf_append(&s->key, pubkey, 32) || nostr_buf_append(&s->key, k, 4) || nostr_buf_append(&s->key, d, d_len))
+        return NOSTR_ERR_NOMEM;
+    return NOSTR_OK;
+}
+
+/* ---- parameters ---- */
+
+static void nostr__pgwire_params_reset(nostr__pgwire_params *p)
+{
+    nostr_buf_clear(&p->data);
+    p->n = 0;
+}
+
+static int nostr__pgwire_params_slot(nostr_pgwire *s, nostr__pgwire_params *p)
+{
+    size_t cap;
+    void *np;
+    if (p->n < p->cap) return NOSTR_OK;
+    cap = p->cap;
+    if (!(np = nostr__pgwire_reserve(s->al, p->off, &cap, p->n + 1, sizeof *p->off))) return NOSTR_ERR_NOMEM;
+    p->off = (size_t *)np;
+    cap = p->cap;
+    if (!(np = nostr__pgwire_reserve(s->al, p->len, &cap, p->n + 1, sizeof *p->len))) return NOSTR_ERR_NOMEM;
+    p->len = (int *)np;
+    cap = p->cap;
+    if (!(np = nostr__pgwire_reserve(s->al, p->fmt, &cap, p->n + 1, sizeof *p->fmt))) return NOSTR_ERR_NOMEM;
+    p->fmt = (int *)np;
+    cap = p->cap;
+    if (!(np = nostr__pgwire_reserve(s->al, p->oid, &cap, p->n + 1, sizeof *p->oid))) return NOSTR_ERR_NOMEM;
+    p->oid = (Oid *)np;
+    cap = p->cap;
+    if (!(np = nostr__pgwire_reserve(s->al, p->val, &cap, p->n + 1, sizeof *p->val))) return NOSTR_ERR_NOMEM;
+    p->val = (const char **)np;
+    p->cap = cap;
+    return NOSTR_OK;
+}
+
+/* Add a parameter; returns its number ($n) or a negative error. */
+static int nostr__pgwire_param(nostr_pgwire *s, nostr__pgwire_params *p, Oid oid, const void *v, size_t len)
+{
+    if (nostr__pgwire_params_slot(s, p) != NOSTR_OK) return NOSTR_ERR_NOMEM;
+    if (len > 0x7fffffff) return NOSTR_ERR_TOO_LARGE;
+    p->off[p->n] = p->data.len;
+    p->len[p->n] = (int)len;
+    p->fmt[p->n] = 1;
+    p->oid[p->n] = oid;
+    if (nostr_buf_append(&p->data, v, len) != NOSTR_OK) return NOSTR_ERR_NOMEM;
+    return (int)++p->n;
+}
+
+static int nostr__pgwire_param_i64(nostr_pgwire *s, nostr__pgwire_params *p, long long v)
+{
+    unsigned char b[8];
+    nostr__pgwire_be64(b, (unsigned long long)v);
+    return nostr__pgwire_param(s, p, NOSTR__PGWIRE_INT8, b, 8);
+}
+
+/* Binary array: ndim, has-null flag, element type, then per dimension its
+ * size and lower bound, then each element as length (-1 NULL) + bytes. */
+static int nostr__pgwire_array_begin(nostr_pgwire *s, nostr__pgwire_params *p, Oid array_oid, Oid elem_oid)
+{
+    unsigned char h[20];
+    int n;
+    nostr__pgwire_be32(h, 1);
+    nostr__pgwire_be32(h + 4, 0);
+    nostr__pgwire_be32(h + 8, elem_oid);
+    nostr__pgwire_be32(h + 12, 0);
+    nostr__pgwire_be32(h + 16, 1);
+    n = nostr__pgwire_param(s, p, array_oid, h, sizeof h);
+    if (n > 0) {
+        p->array_at = (size_t)n - 1;
+        p->array_count = 0;
+        p->array_null = 0;
+    }
+    return n;
+}
+
+static int nostr__pgwire_array_add(nostr__pgwire_params *p, const void *v, size_t len)
+{
+    unsigned char l[4];
+    if (len > 0x7fffffff) return NOSTR_ERR_TOO_LARGE;
+    nostr__pgwire_be32(l, (unsigned long)len);
+    if (nostr_buf_append(&p->data, l, 4) || nostr_buf_append(&p->data, v, len)) return NOSTR_ERR_NOMEM;
+    p->array_count++;
+    return NOSTR_OK;
+}
+
+static int nostr__pgwire_array_add_null(nostr__pgwire_params *p)
+{
+    unsigned char l[4] = {0xff, 0xff, 0xff, 0xff};
+    if (nostr_buf_append(&p->data, l, 4)) return NOSTR_ERR_NOMEM;
+    p->array_count++;
+    p->array_null = 1;
+    return NOSTR_OK;
+}
+
+static int nostr__pgwire_array_add_i64(nostr__pgwire_params *p, long long v)
+{
+    unsigned char b[8];
+    nostr__pgwire_be64(b, (unsigned long long)v);
+    return nostr__pgwire_array_add(p, b, 8);
+}
+
+static int nostr__pgwire_array_add_i32(nostr__pgwire_params *p, long v)
+{
+    unsigned char b[4];
+    nostr__pgwire_be32(b, (unsigned long)v);
+    return nostr__pgwire_array_add(p, b, 4);
+}
+
+static int nostr__pgwire_array_end(nostr__pgwire_params *p)
+{
+    unsigned char *h = (unsigned char *)p->data.data + p->off[p->array_at];
+    if (p->array_count > 0x7fffffff) return NOSTR_ERR_TOO_LARGE;
+    if (p->array_count == 0) {
+        nostr__pgwire_be32(h, 0); /* an empty array has no dimensions */
+        p->data.len = p->off[p->array_at] + 12;
+    } else {
+        nostr__pgwire_be32(h + 4, (unsigned long)p->array_null);
+        nostr__pgwire_be32(h + 12, (unsigned long)p->array_count);
+    }
+    p->len[p->array_at] = (int)(p->data.len - p->off[p->array_at]);
+    return NOSTR_OK;
+}
+
+/* ---- statements ---- */
+
+static void nostr__pgwire_stmts_forget(nostr_pgwire *s)
+{
+    size_t i;
+    for (i = 0; i < s->nstmts; i++) nostr_free(s->al, s->stmts[i].sql);
+    s->nstmts = 0;
+}
+
+/* Sort out a failed result: remember the message, and say whether the
+ * transaction can be run again. Clears r. */
+static int nostr__pgwire_classify(nostr_pgwire *s, PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int cls = NOSTR__PGWIRE_FAIL;
+    nostr__pgwire_set_error(s, r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+    if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        cls = NOSTR__PGWIRE_RETRY;
+    else if (state && strcmp(state, "40003") == 0)
+        cls = NOSTR__PGWIRE_AMBIGUOUS;
+    else if (PQstatus(s->conn) != CONNECTION_OK ||
+             (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)))
+        cls = NOSTR__PGWIRE_LOST;
+    if (cls == NOSTR__PGWIRE_LOST) s->broken = 1;
+    PQclear(r);
+    return cls;
+}
+
+/* Run sql with p's parameters, binary results in *out (the caller clears
+ * it). The statement is prepared on first use on this connection; past
+ * NOSTR__PGWIRE_STMTS shapes it runs unnamed. */
+static int nostr__pgwire_exec(nostr_pgwire *s, const char *sql, nostr__pgwire_params *p, PGresult **out)
+{
+    unsigned long long h = nostr__pgwire_hash(sql, strlen(sql));
+    const char *name = NULL;
+    PGresult *r;
+    ExecStatusType st;
+    size_t i;
+    *out = NULL;
+    for (i = 0; i < p->n; i++) p->val[i] = p->data.data + p->off[i];
+    for (i = 0; i < s->nstmts; i++)
+        if (s->stmts[i].hash == h && strcmp(s->stmts[i].sql, sql) == 0) {
+            name = s->stmts[i].name;
+            break;
+        }
+    if (!name && s->nstmts < NOSTR__PGWIRE_STMTS) {
+        nostr__pgwire_stmt *st_ = &s->stmts[s->nstmts];
+        size_t len = strlen(sql);
+        st_->sql = (char *)nostr_alloc(s->al, len + 1);
+        if (!st_->sql) return NOSTR__PGWIRE_NOMEM;
+        memcpy(st_->sql, sql, len + 1);
+        st_->hash = h;
+        snprintf(st_->name, sizeof st_->name, "nostr_%u", s->stmt_seq++);
+        r = PQprepare(s->conn, st_->name, sql, (int)p->n, p->oid);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            nostr_free(s->al, st_->sql);
+            return nostr__pgwire_classify(s, r);
+        }
+        PQclear(r);
+        s->nstmts++;
+        name = st_->name;
+    }
+    if (name)
+        r = PQexecPrepared(s->conn, name, (int)p->n, p->val, p->len, p->fmt, 1);
+    else
+        r = PQexecParams(s->conn, sql, (int)p->n, p->oid, p->val, p->len, p->fmt, 1);
+    st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return nostr__pgwire_classify(s, r);
+    *out = r;
+    return NOSTR__PGWIRE_DONE;
+}
+
+/* A statement without parameters or results (BEGIN, COMMIT...). */
+static int nostr__pgwire_simple(nostr_pgwire *s, const char *sql)
+{
+    PGresult *r = PQexec(s->conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        return nostr__pgwire_classify(s, r);
+    PQclear(r);
+    return NOSTR__PGWIRE_DONE;
+}
+
+/* exec for statements whose result is not needed. */
+static int nostr__pgwire_run(nostr_pgwire *s, const char *sql, nostr__pgwire_params *p)
+{
+    PGresult *r;
+    int cls = nostr__pgwire_exec(s, sql, p, &r);
+    PQclear(r);
+    return cls;
+}
+
+/* ---- connection ---- */
+
+/* Server notices (e.g. "relation already exists, skipping") go to the
+ * log, not to stderr. */
+static void nostr__pgwire_notice(void *arg, const char *message)
+{
+    nostr_pgwire *s = (nostr_pgwire *)arg;
+    char line[512];
+    size_t n;
+    snprintf(line, sizeof line, "%s", message);
+    n = strlen(line);
+    while (n && line[n - 1] == '\n') line[--n] = 0;
+    nostr__pgwire_log(s, NOSTR_LOG_DEBUG, "server", line);
+}
+
+/* A usable connection: reopened when it was lost. */
+static int nostr__pgwire_ensure(nostr_pgwire *s)
+{
+    if (s->conn && !s->broken && PQstatus(s->conn) == CONNECTION_OK) {
+        /* A transaction left open by an error path is of no use now. */
+        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE) nostr__pgwire_simple(s, "ROLLBACK");
+        if (!s->broken && PQstatus(s->conn) == CONNECTION_OK) return NOSTR_OK;
+    }
+    nostr__pgwire_stmts_forget(s); /* prepared statements die with the session */
+    if (s->conn)
+        PQreset(s->conn);
+    else
+        s->conn = PQconnectdb(s->conninfo);
+    if (!s->conn) {
+        nostr__pgwire_set_error(s, "out of memory in libpq");
+        return NOSTR_ERR_NOMEM;
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        nostr__pgwire_set_error(s, PQerrorMessage(s->conn));
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "cannot connect", s->err);
+        return NOSTR_ERR_NET;
+    }
+    s->broken = 0;
+    PQsetNoticeProcessor(s->conn, nostr__pgwire_notice, s);
+    if (PQsetClientEncoding(s->conn, "UTF8") != 0) {
+        nostr__pgwire_set_error(s, PQerrorMessage(s->conn));
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "cannot set client_encoding to UTF8", s->err);
+        s->broken = 1;
+        return NOSTR_ERR_NET;
+    }
+    nostr__pgwire_log(s, NOSTR_LOG_INFO, "connected", NULL);
+    return NOSTR_OK;
+}
+
+static void nostr__pgwire_rollback(nostr_pgwire *s)
+{
+    if (s->conn && !s->broken && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        nostr__pgwire_simple(s, "ROLLBACK");
+}
+
+/* Run one transaction body until it commits: again on 40001 (bounded),
+ * and once more after a lost connection. *ambiguous is set when an
+ * earlier attempt may have committed. Returns NOSTR_OK or an error. */
+typedef int (*nostr__pgwire_tx_fn)(nostr_pgwire *s, void *arg, int ambiguous);
+
+static int nostr__pgwire_transaction(nostr_pgwire *s, nostr__pgwire_tx_fn body, void *arg)
+{
+    int tries = 0, lost = 0, ambiguous = 0, cls, rc;
+    for (;;) {
+        rc = nostr__pgwire_ensure(s);
+        if (rc != NOSTR_OK) return rc;
+        s->commit_sent = 0;
+        cls = nostr__pgwire_simple(s, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+        if (cls == NOSTR__PGWIRE_DONE) cls = body(s, arg, ambiguous);
+        if (cls == NOSTR__PGWIRE_DONE) {
+            s->commit_sent = 1;
+            cls = nostr__pgwire_simple(s, "COMMIT");
+            if (cls == NOSTR__PGWIRE_DONE) return NOSTR_OK;
+        }
+        nostr__pgwire_rollback(s);
+        if (cls == NOSTR__PGWIRE_NOMEM) return NOSTR_ERR_NOMEM;
+        if (cls == NOSTR__PGWIRE_RETRY && ++tries < NOSTR__PGWIRE_TRIES) continue;
+        if ((cls == NOSTR__PGWIRE_LOST || cls == NOSTR__PGWIRE_AMBIGUOUS) && ++lost <= 1) {
+            if (s->commit_sent || cls == NOSTR__PGWIRE_AMBIGUOUS) ambiguous = 1;
+            nostr__pgwire_log(s, NOSTR_LOG_WARN, "connection lost, retrying", s->err);
+            continue;
+        }
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "transaction failed", s->err);
+        return NOSTR_ERR_NET;
+    }
+}
+
+/* ---- put ---- */
+
+/* Append a string's stored form (nostr__pgwire_value) to s->text. */
+static int nostr__pgwire_text_value(nostr_pgwire *s, const char *v, size_t len, size_t *off, size_t *out_len)
+{
+    unsigned char tmp[33];
+    const char *sv;
+    size_t sl;
+    nostr__pgwire_value(v, len, tmp, &sv, &sl);
+    *off = s->text.len;
+    *out_len = sl;
+    return nostr_buf_append(&s->text, sv, sl);
+}
+
+/* An "a" tag value "kind:pubkey:d" naming one of author's own
+ * replaceable or addressable events, queued as a ref. Others are
+ * ignored (NIP-09: only the author's events are deleted). */
+static int nostr__pgwire_queue_coord(nostr_pgwire *s, const nostr_str *v, const unsigned char author[32])
+{
+    const char *p = v->ptr, *end = v->ptr + v->len;
+    unsigned long kind = 0;
+    unsigned char pk[32];
+    nostr__pgwire_ref *r;
+    int digits = 0, kclass;
+    void *np;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 6) kind = kind * 10 + (unsigned long)(*p++ - '0'), digits++;
+    if (!digits || kind > 65535 || p >= end || *p != ':') return NOSTR_OK;
+    p++;
+    if (end - p < 64 || nostr_hex_decode(p, 64, pk, 32) != NOSTR_OK || memcmp(pk, author, 32) != 0) return NOSTR_OK;
+    p += 64;
+    if (p < end && *p++ != ':') return NOSTR_OK;
+    kclass = nostr_kind_class((unsigned)kind);
+    if (kclass != NOSTR_KIND_REPLACEABLE && kclass != NOSTR_KIND_ADDRESSABLE) return NOSTR_OK;
+    if (!(np = nostr__pgwire_reserve(s->al, s->refs, &s->cap_refs, s->nrefs + 1, sizeof *s->refs)))
+        return NOSTR_ERR_NOMEM;
+    s->refs = (nostr__pgwire_ref *)np;
+    r = &s->refs[s->nrefs];
+    memset(r, 0, sizeof *r);
+    r->coord = 1;
+    r->kind = (unsigned)kind;
+    if (kclass == NOSTR_KIND_ADDRESSABLE) {
+        if (nostr__pgwire_text_value(s, p, (size_t)(end - p), &r->d, &r->d_len)) return NOSTR_ERR_NOMEM;
+    } else {
+        r->d = s->text.len; /* replaceable: the address has no d */
+    }
+    s->nrefs++;
+    return NOSTR_OK;
+}
+
+static int nostr__pgwire_queue_id(nostr_pgwire *s, const nostr_str *v)
+{
+    void *np;
+    if (!nostr__pgwire_is_hex64(v->ptr, v->len)) return NOSTR_OK;
+    if (!(np = nostr__pgwire_reserve(s->al, s->refs, &s->cap_refs, s->nrefs + 1, sizeof *s->refs)))
+        return NOSTR_ERR_NOMEM;
+    s->refs = (nostr__pgwire_ref *)np;
+    memset(&s->refs[s->nrefs], 0, sizeof *s->refs);
+    nostr_hex_decode(v->ptr, 64, s->refs[s->nrefs].id, 32);
+    s->nrefs++;
+    return NOSTR_OK;
+}
+
+/* Copy what the commit needs from ev into the queue's buffers. */
+static int nostr__pgwire_queue_fields(nostr_pgwire *s, nostr__pgwire_put *p, const nostr_event *ev, const char *json,
+                                      size_t len)
+{
+    size_t i;
+    void *np;
+    p->raw = s->text.len;
+    p->raw_len = len;
+    if (nostr_buf_append(&s->text, json, len)) return NOSTR_ERR_NOMEM;
+    /* Search text: ASCII lowered (the search is ASCII case-insensitive);
+     * NUL, which a text column cannot hold, as a space (no word has one). */
+    p->content = s->text.len;
+    p->content_len = ev->content.len;
+    if (nostr_buf_reserve(&s->text, ev->content.len)) return NOSTR_ERR_NOMEM;
+    for (i = 0; i < ev->content.len; i++) {
+        char c = ev->content.ptr[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c == 0) c = ' ';
+        s->text.data[s->text.len++] = c;
+    }
+    p->d = s->text.len;
+    p->d_len = 0;
+    if (p->kclass == NOSTR_KIND_ADDRESSABLE) {
+        nostr_str d = nostr_event_d_tag(ev);
+        if (nostr__pgwire_text_value(s, d.ptr, d.len, &p->d, &p->d_len)) return NOSTR_ERR_NOMEM;
+    }
+    for (i = 0; i < ev->tag_count; i++) {
+        const nostr_tag *t = &ev->tags[i];
+        char c;
+        if (t->count < 2 || t->items[0].len != 1) continue;
+        c = t->items[0].ptr[0];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) continue;
+        if (!(np = nostr__pgwire_reserve(s->al, s->tags, &s->cap_tags, s->ntags + 1, sizeof *s->tags)))
+            return NOSTR_ERR_NOMEM;
+        s->tags = (nostr__pgwire_tagref *)np;
+        s->tags[s->ntags].name = c;
+        if (nostr__pgwire_text_value(s, t->items[1].ptr, t->items[1].len, &s->tags[s->ntags].value,
+                                     &s->tags[s->ntags].len))
+            return NOSTR_ERR_NOMEM;
+        s->ntags++;
+        p->ntags++;
+        if (ev->kind != 5) continue;
+        if (c == 'e' && nostr__pgwire_queue_id(s, &t->items[1])) return NOSTR_ERR_NOMEM;
+        if (c == 'a' && nostr__pgwire_queue_coord(s, &t->items[1], ev->pubkey)) return NOSTR_ERR_NOMEM;
+    }
+    p->nrefs = s->nrefs - p->ref0;
+    return NOSTR_OK;
+}
+
+static int nostr__pgwire_put_fn(void *self, const nostr_event *ev, const char *json, size_t len,
+                                nostr_store_put_fn done, void *user)
+{
+    nostr_pgwire *s = (nostr_pgwire *)self;
+    size_t text0 = s->text.len, tags0 = s->ntags, refs0 = s->nrefs;
+    nostr__pgwire_put *p;
+    void *np;
+    if (!ev || !json || !len || !done) return NOSTR_ERR_ARG;
+    if (!(np = nostr__pgwire_reserve(s->al, s->puts, &s->cap_puts, s->nputs + 1, sizeof *s->puts)))
+        return NOSTR_ERR_NOMEM;
+    s->puts = (nostr__pgwire_put *)np;
+    p = &s->puts[s->nputs];
+    memset(p, 0, sizeof *p);
+    memcpy(p->id, ev->id, 32);
+    memcpy(p->pubkey, ev->pubkey, 32);
+    p->created_at = ev->created_at;
+    p->kind = ev->kind;
+    p->kclass = nostr_kind_class(ev->kind);
+    p->expiration = nostr_event_expiration(ev);
+    p->tag0 = s->ntags;
+    p->ref0 = s->nrefs;
+    p->done = done;
+    p->user = user;
+    if (nostr__pgwire_queue_fields(s, p, ev, json, len) != NOSTR_OK) {
+        s->text.len = text0; /* as if it never came */
+        s->ntags = tags0;
+        s->nrefs = refs0;
+        return NOSTR_ERR_NOMEM;
+    }
+    s->nputs++;
+    return NOSTR_OK;
+}
+
+/* ---- commit: write the queued puts in one transaction ---- */
+
+static int nostr__pgwire_is_address(int kclass)
+{
+    return kclass == NOSTR_KIND_REPLACEABLE || kclass == NOSTR_KIND_ADDRESSABLE;
+}
+
+/* Does version a (created_at, id) win over b? Newer, ties to lowest id. */
+static int nostr__pgwire_wins(long long a_at, const unsigned char *a_id, long long b_at, const unsigned char *b_id)
+{
+    return a_at > b_at || (a_at == b_at && memcmp(a_id, b_id, 32) < 0);
+}
+
+/* Step 1: every id and address the batch touches, so one query each
+ * fetches what the database knows about them. */
+static int nostr__pgwire_gather(nostr_pgwire *s)
+{
+    size_t i, j;
+    for (i = s->written; i < s->nputs; i++) {
+        const nostr__pgwire_put *p = &s->puts[i];
+        if (!nostr__pgwire_map_get(s, &s->ids, p->id, 32, 1)) return NOSTR_ERR_NOMEM;
+        if (nostr__pgwire_is_address(p->kclass)) {
+            if (nostr__pgwire_addr_key(s, p->pubkey, p->kind, s->text.data + p->d, p->d_len) ||
+                !nostr__pgwire_map_get(s, &s->keys, s->key.data, s->key.len, 1))
+                return NOSTR_ERR_NOMEM;
+        }
+        for (j = p->ref0; j < p->ref0 + p->nrefs; j++) {
+            const nostr__pgwire_ref *r = &s->refs[j];
+            if (!r->coord) {
+                if (!nostr__pgwire_map_get(s, &s->ids, r->id, 32, 1)) return NOSTR_ERR_NOMEM;
+            } else if (nostr__pgwire_addr_key(s, p->pubkey, r->kind, s->text.data + r->d, r->d_len) ||
+                       !nostr__pgwire_map_get(s, &s->keys, s->key.data, s->key.len, 1)) {
+                return NOSTR_ERR_NOMEM;
+            }
+        }
+    }
+    return NOSTR_OK;
+}
+
+/* Step 2a: which of the ids are stored (pubkey, kind) or named by a
+ * stored deletion. */
+static int nostr__pgwire_lookup_ids(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    PGresult *r;
+    int cls, row, rows;
+    size_t i;
+    nostr__pgwire_params_reset(p);
+    if (nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA) < 0) return NOSTR__PGWIRE_NOMEM;
+    for (i = 0; i < s->ids.cap; i++)
+        if (s->ids.slots[i].hash && nostr__pgwire_array_add(p, s->ids.keys.data + s->ids.slots[i].key, 32))
+            return NOSTR__PGWIRE_NOMEM;
+    nostr__pgwire_array_end(p);
+    cls = nostr__pgwire_exec(s, nostr__pgwire_sql_lookup_ids, p, &r);
+    if (cls) return cls;
+    rows = PQntuples(r);
+    for (row = 0; row < rows; row++) {
+        const char *id = PQgetvalue(r, row, 1), *pk = PQgetvalue(r, row, 2);
+        if (PQgetlength(r, row, 1) != 32 || PQgetlength(r, row, 2) != 32) continue;
+        if (nostr__pgwire_int(r, row, 0) == 0) {
+            nostr__pgwire_entry *e = nostr__pgwire_map_get(s, &s->ids, id, 32, 0);
+            if (!e) continue;
+            e->stored = 1;
+            e->kind = (unsigned)nostr__pgwire_int(r, row, 3);
+            memcpy(e->ref, pk, 32);
+        } else {
+            nostr__pgwire_entry *e;
+            unsigned char k[64];
+            memcpy(k, id, 32);
+            memcpy(k + 32, pk, 32);
+            if (!(e = nostr__pgwire_map_get(s, &s->dels, k, 64, 1))) {
+                PQclear(r);
+                return NOSTR__PGWIRE_NOMEM;
+            }
+            e->stored = 1;
+        }
+    }
+    PQclear(r);
+    return NOSTR__PGWIRE_DONE;
+}
+
+/* Step 2b: the stored version of each address, and how far stored
+ * deletions of it reach. Two stored versions of one address (another
+ * writer outside this schema's rules) are settled here: the loser goes. */
+static int nostr__pgwire_lookup_keys(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    PGresult *r;
+    int cls, row, rows, arr;
+    size_t i;
+    if (!s->keys.count) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    for (arr = 0; arr < 3; arr++) {
+        static const Oid types[3][2] = {{NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_INT4_ARRAY, NOSTR__PGWIRE_INT4},
+                                        {NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA}};
+        if (nostr__pgwire_array_begin(s, p, types[arr][0], types[arr][1]) < 0) return NOSTR__PGWIRE_NOMEM;
+        for (i = 0; i < s->keys.cap; i++) {
+            const nostr__pgwire_entry *e = &s->keys.slots[i];
+            const char *k = s->keys.keys.data + e->key;
+            int rc;
+            if (!e->hash) continue;
+            if (arr == 0)
+                rc = nostr__pgwire_array_add(p, k, 32);
+            else if (arr == 1)
+                rc = nostr__pgwire_array_add(p, k + 32, 4);
+            else
+                rc = nostr__pgwire_array_add(p, k + 36, e->key_len - 36);
+            if (rc) return NOSTR__PGWIRE_NOMEM;
+        }
+        nostr__pgwire_array_end(p);
+    }
+    cls = nostr__pgwire_exec(s, nostr__pgwire_sql_lookup_keys, p, &r);
+    if (cls) return cls;
+    rows = PQntuples(r);
+    for (row = 0; row < rows; row++) {
+        nostr__pgwire_entry *e;
+        const char *id = PQgetvalue(r, row, 4);
+        long long at = nostr__pgwire_int(r, row, 5);
+        if (PQgetlength(r, row, 1) != 32 ||
+            nostr__pgwire_addr_key(s, (const unsigned char *)PQgetvalue(r, row, 1),
+                                   (unsigned)nostr__pgwire_int(r, row, 2), PQgetvalue(r, row, 3),
+                                   (size_t)PQgetlength(r, row, 3)) ||
+            !(e = nostr__pgwire_map_get(s, &s->keys, s->key.data, s->key.len, 0)))
+            continue;
+        if (nostr__pgwire_int(r, row, 0) == 1) {
+            if (at > e->until) e->until = at;
+            continue;
+        }
+        if (PQgetlength(r, row, 4) != 32) continue;
+        if (e->stored && memcmp(e->ref, id, 32) == 0) continue;
+        if (!e->stored || nostr__pgwire_wins(at, (const unsigned char *)id, e->created_at, e->ref)) {
+            if (e->stored && nostr_buf_append(&s->drop, e->ref, 32)) break;
+            e->stored = 1;
+            e->created_at = at;
+            memcpy(e->ref, id, 32);
+        } else if (nostr_buf_append(&s->drop, id, 32)) {
+            break;
+        }
+    }
+    PQclear(r);
+    return row < rows ? NOSTR__PGWIRE_NOMEM : NOSTR__PGWIRE_DONE;
+}
+
+/* An event leaves the store: not written when it is in this batch,
+ * deleted from the database otherwise. */
+static int nostr__pgwire_drop(nostr_pgwire *s, const unsigned char id[32], long put)
+{
+    nostr__pgwire_entry *e = nostr__pgwire_map_get(s, &s->ids, id, 32, 0);
+    if (e) e->stored = 0;
+    nostr__pgwire_cache_forget(s, id);
+    if (put >= 0) {
+        s->puts[put].insert = 0;
+        return NOSTR_OK;
+    }
+    return nostr_buf_append(&s->drop, id, 32);
+}
+
+/* A kind 5 event was saved: apply what it names (own events only). */
+static int nostr__pgwire_apply_deletion(nostr_pgwire *s, const nostr__pgwire_put *p)
+{
+    size_t j, k;
+    for (j = p->ref0; j < p->ref0 + p->nrefs; j++) {
+        const nostr__pgwire_ref *r = &s->refs[j];
+        nostr__pgwire_entry *e;
+        if (!r->coord) {
+            unsigned char dk[64];
+            memcpy(dk, r->id, 32);
+            memcpy(dk + 32, p->pubkey, 32);
+            if (!(e = nostr__pgwire_map_get(s, &s->dels, dk, 64, 1))) return NOSTR_ERR_NOMEM;
+            if (!e->stored) e->stored = e->dirty = 1;
+            e = nostr__pgwire_map_get(s, &s->ids, r->id, 32, 0);
+            /* A deletion of a deletion has no effect (NIP-09). */
+            if (!e || !e->stored || memcmp(e->ref, p->pubkey, 32) != 0 || e->kind == 5) continue;
+            if (nostr__pgwire_is_address(nostr_kind_class(e->kind)))
+                for (k = 0; k < s->keys.cap; k++) {
+                    nostr__pgwire_entry *a = &s->keys.slots[k];
+                    if (a->hash && a->stored && memcmp(a->ref, r->id, 32) == 0) a->stored = 0;
+                }
+            if (nostr__pgwire_drop(s, r->id, e->put)) return NOSTR_ERR_NOMEM;
+            continue;
+        }
+        if (nostr__pgwire_addr_key(s, p->pubkey, r->kind, s->text.data + r->d, r->d_len) ||
+            !(e = nostr__pgwire_map_get(s, &s->keys, s->key.data, s->key.len, 0)))
+            return NOSTR_ERR_NOMEM; /* gathered in step 1, so only memory can fail */
+        if (p->created_at > e->until) {
+            e->until = p->created_at;
+            e->dirty = 1;
+        }
+        if (e->stored && e->created_at <= p->created_at) {
+            e->stored = 0;
+            if (nostr__pgwire_drop(s, e->ref, e->put)) return NOSTR_ERR_NOMEM;
+        }
+    }
+    return NOSTR_OK;
+}
+
+/* Step 3: each queued put in order, as the built-in store would decide
+ * it one at a time. */
+static int nostr__pgwire_decide(nostr_pgwire *s, int ambiguous)
+{
+    size_t i;
+    for (i = s->written; i < s->nputs; i++) {
+        nostr__pgwire_put *p = &s->puts[i];
+        nostr__pgwire_entry *e = nostr__pgwire_map_get(s, &s->ids, p->id, 32, 0), *k = NULL;
+        unsigned char dk[64];
+        p->insert = 0;
+        if (!e) return NOSTR_ERR_NOMEM;
+        if (e->stored) {
+            /* After a commit that may have happened, our own rows look
+             * like duplicates: they were saved. */
+            p->result = ambiguous && e->put < 0 ? NOSTR_STORE_SAVED : NOSTR_STORE_DUPLICATE;
+            continue;
+        }
+        memcpy(dk, p->id, 32);
+        memcpy(dk + 32, p->pubkey, 32);
+        if (p->kind != 5 && nostr__pgwire_map_get(s, &s->dels, dk, 64, 0)) {
+            p->result = NOSTR_STORE_DELETED;
+            continue;
+        }
+        if (nostr__pgwire_is_address(p->kclass)) {
+            if (nostr__pgwire_addr_key(s, p->pubkey, p->kind, s->text.data + p->d, p->d_len) ||
+                !(k = nostr__pgwire_map_get(s, &s->keys, s->key.data, s->key.len, 0)))
+                return NOSTR_ERR_NOMEM;
+            if (p->created_at <= k->until) {
+                p->result = NOSTR_STORE_DELETED;
+                continue;
+            }
+            if (k->stored && !nostr__pgwire_wins(p->created_at, p->id, k->created_at, k->ref)) {
+                p->result = NOSTR_STORE_SUPERSEDED;
+                continue;
+            }
+            if (k->stored && nostr__pgwire_drop(s, k->ref, k->put)) return NOSTR_ERR_NOMEM;
+            k->stored = 1;
+            k->created_at = p->created_at;
+            k->put = (long)i;
+            memcpy(k->ref, p->id, 32);
+        }
+        e = nostr__pgwire_map_get(s, &s->ids, p->id, 32, 0); /* drop may not move it, but be plain */
+        e->stored = 1;
+        e->kind = p->kind;
+        e->put = (long)i;
+        memcpy(e->ref, p->pubkey, 32);
+        p->result = NOSTR_STORE_SAVED;
+        p->insert = 1;
+        if (p->kind == 5 && nostr__pgwire_apply_deletion(s, p)) return NOSTR_ERR_NOMEM;
+    }
+    return NOSTR_OK;
+}
+
+static int nostr__pgwire_write_drops(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i;
+    int cls;
+    if (!s->drop.len) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    if (nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA) < 0) return NOSTR__PGWIRE_NOMEM;
+    for (i = 0; i + 32 <= s->drop.len; i += 32)
+        if (nostr__pgwire_array_add(p, s->drop.data + i, 32)) return NOSTR__PGWIRE_NOMEM;
+    nostr__pgwire_array_end(p);
+    cls = nostr__pgwire_run(s, nostr__pgwire_sql_drop_tags, p);
+    if (!cls) cls = nostr__pgwire_run(s, nostr__pgwire_sql_drop_events, p);
+    return cls;
+}
+
+static int nostr__pgwire_write_events(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i;
+    int col, any = 0, rc = 0;
+    for (i = s->written; i < s->nputs; i++) any |= s->puts[i].insert;
+    if (!any) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    /* Column by column: id, pubkey, created_at, kind, d_tag, expiration, content, raw. */
+    for (col = 0; col < 8 && !rc; col++) {
+        static const Oid types[8][2] = {
+            {NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA}, {NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+            {NOSTR__PGWIRE_INT8_ARRAY, NOSTR__PGWIRE_INT8},   {NOSTR__PGWIRE_INT4_ARRAY, NOSTR__PGWIRE_INT4},
+            {NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA}, {NOSTR__PGWIRE_INT8_ARRAY, NOSTR__PGWIRE_INT8},
+            {NOSTR__PGWIRE_TEXT_ARRAY, NOSTR__PGWIRE_TEXT},   {NOSTR__PGWIRE_TEXT_ARRAY, NOSTR__PGWIRE_TEXT}};
+        if (nostr__pgwire_array_begin(s, p, types[col][0], types[col][1]) < 0) return NOSTR__PGWIRE_NOMEM;
+        for (i = s->written; i < s->nputs && !rc; i++) {
+            const nostr__pgwire_put *e = &s->puts[i];
+            if (!e->insert) continue;
+            switch (col) {
+            case 0: rc = nostr__pgwire_array_add(p, e->id, 32); break;
+            case 1: rc = nostr__pgwire_array_add(p, e->pubkey, 32); break;
+            case 2: rc = nostr__pgwire_array_add_i64(p, e->created_at); break;
+            case 3: rc = nostr__pgwire_array_add_i32(p, (long)e->kind); break;
+            case 4:
+                /* d_tag: "" for replaceable kinds, the d tag for addressable, NULL otherwise. */
+                rc = nostr__pgwire_is_address(e->kclass) ? nostr__pgwire_array_add(p, s->text.data + e->d, e->d_len)
+                                                         : nostr__pgwire_array_add_null(p);
+                break;
+            case 5:
+                rc = e->expiration ? nostr__pgwire_array_add_i64(p, e->expiration) : nostr__pgwire_array_add_null(p);
+                break;
+            case 6: rc = nostr__pgwire_array_add(p, s->text.data + e->content, e->content_len); break;
+            default: rc = nostr__pgwire_array_add(p, s->text.data + e->raw, e->raw_len); break;
+            }
+        }
+        if (!rc) rc = nostr__pgwire_array_end(p);
+    }
+    if (rc) return NOSTR__PGWIRE_NOMEM;
+    return nostr__pgwire_run(s, nostr__pgwire_sql_insert_events, p);
+}
+
+static int nostr__pgwire_write_tags(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i, j;
+    int col, any = 0, rc = 0;
+    for (i = s->written; i < s->nputs; i++) any |= s->puts[i].insert && s->puts[i].ntags;
+    if (!any) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    for (col = 0; col < 4 && !rc; col++) {
+        static const Oid types[4][2] = {{NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_TEXT_ARRAY, NOSTR__PGWIRE_TEXT},
+                                        {NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_INT8_ARRAY, NOSTR__PGWIRE_INT8}};
+        if (nostr__pgwire_array_begin(s, p, types[col][0], types[col][1]) < 0) return NOSTR__PGWIRE_NOMEM;
+        for (i = s->written; i < s->nputs && !rc; i++) {
+            const nostr__pgwire_put *e = &s->puts[i];
+            if (!e->insert) continue;
+            for (j = e->tag0; j < e->tag0 + e->ntags && !rc; j++) {
+                const nostr__pgwire_tagref *t = &s->tags[j];
+                if (col == 0)
+                    rc = nostr__pgwire_array_add(p, e->id, 32);
+                else if (col == 1)
+                    rc = nostr__pgwire_array_add(p, &t->name, 1);
+                else if (col == 2)
+                    rc = nostr__pgwire_array_add(p, s->text.data + t->value, t->len);
+                else
+                    rc = nostr__pgwire_array_add_i64(p, e->created_at);
+            }
+        }
+        if (!rc) rc = nostr__pgwire_array_end(p);
+    }
+    if (rc) return NOSTR__PGWIRE_NOMEM;
+    return nostr__pgwire_run(s, nostr__pgwire_sql_insert_tags, p);
+}
+
+static int nostr__pgwire_write_deletions(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i;
+    int col, any = 0, rc = 0, cls;
+    for (i = 0; i < s->dels.cap; i++) any |= s->dels.slots[i].hash && s->dels.slots[i].dirty;
+    if (any) {
+        nostr__pgwire_params_reset(p);
+        for (col = 0; col < 2 && !rc; col++) {
+            if (nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA) < 0)
+                return NOSTR__PGWIRE_NOMEM;
+            for (i = 0; i < s->dels.cap && !rc; i++) {
+                const nostr__pgwire_entry *e = &s->dels.slots[i];
+                if (e->hash && e->dirty) rc = nostr__pgwire_array_add(p, s->dels.keys.data + e->key + 32 * col, 32);
+            }
+            if (!rc) rc = nostr__pgwire_array_end(p);
+        }
+        if (rc) return NOSTR__PGWIRE_NOMEM;
+        cls = nostr__pgwire_run(s, nostr__pgwire_sql_insert_deletions, p);
+        if (cls) return cls;
+    }
+    any = 0;
+    for (i = 0; i < s->keys.cap; i++) any |= s->keys.slots[i].hash && s->keys.slots[i].dirty;
+    if (!any) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    for (col = 0; col < 4 && !rc; col++) {
+        static const Oid types[4][2] = {{NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_INT4_ARRAY, NOSTR__PGWIRE_INT4},
+                                        {NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_INT8_ARRAY, NOSTR__PGWIRE_INT8}};
+        if (nostr__pgwire_array_begin(s, p, types[col][0], types[col][1]) < 0) return NOSTR__PGWIRE_NOMEM;
+        for (i = 0; i < s->keys.cap && !rc; i++) {
+            const nostr__pgwire_entry *e = &s->keys.slots[i];
+            const char *k = s->keys.keys.data + e->key;
+            if (!e->hash || !e->dirty) continue;
+            if (col == 0)
+                rc = nostr__pgwire_array_add(p, k, 32);
+            else if (col == 1)
+                rc = nostr__pgwire_array_add(p, k + 32, 4);
+            else if (col == 2)
+                rc = nostr__pgwire_array_add(p, k + 36, e->key_len - 36);
+            else
+                rc = nostr__pgwire_array_add_i64(p, e->until);
+        }
+        if (!rc) rc = nostr__pgwire_array_end(p);
+    }
+    if (rc) return NOSTR__PGWIRE_NOMEM;
+    return nostr__pgwire_run(s, nostr__pgwire_sql_insert_coords, p);
+}
+
+/* One attempt at writing the queued puts, inside BEGIN ... COMMIT. */
+static int nostr__pgwire_flush_body(nostr_pgwire *s, void *arg, int ambiguous)
+{
+    int cls;
+    (void)arg;
+    nostr__pgwire_map_reset(&s->ids);
+    nostr__pgwire_map_reset(&s->dels);
+    nostr__pgwire_map_reset(&s->keys);
+    nostr_buf_clear(&s->drop);
+    if (nostr__pgwire_gather(s)) return NOSTR__PGWIRE_NOMEM;
+    if ((cls = nostr__pgwire_lookup_ids(s)) != 0) return cls;
+    if ((cls = nostr__pgwire_lookup_keys(s)) != 0) return cls;
+    if (nostr__pgwire_decide(s, ambiguous)) return NOSTR__PGWIRE_NOMEM;
+    if ((cls = nostr__pgwire_write_drops(s)) != 0) return cls;
+    if ((cls = nostr__pgwire_write_events(s)) != 0) return cls;
+    if ((cls = nostr__pgwire_write_tags(s)) != 0) return cls;
+    return nostr__pgwire_write_deletions(s);
+}
+
+/* Write the queued puts (their completions wait for commit). */
+static int nostr__pgwire_flush(nostr_pgwire *s)
+{
+    size_t i;
+    int rc;
+    if (s->written == s->nputs) return NOSTR_OK;
+    rc = nostr__pgwire_transaction(s, nostr__pgwire_flush_body, NULL);
+    for (i = s->written; i < s->nputs; i++) {
+        nostr__pgwire_put *p = &s->puts[i];
+        if (rc != NOSTR_OK)
+            p->result = rc;
+        else if (p->result == NOSTR_STORE_SAVED || p->result == NOSTR_STORE_DUPLICATE)
+            nostr__pgwire_cache_add(s, p->id);
+    }
+    /* Ids dropped by this commit may have been cached before it. */
+    if (rc == NOSTR_OK)
+        for (i = 0; i + 32 <= s->drop.len; i += 32)
+            nostr__pgwire_cache_forget(s, (const unsigned char *)s->drop.data + i);
+    if (rc != NOSTR_OK) snprintf(s->put_err, sizeof s->put_err, "%s", s->err);
+    s->written = s->nputs;
+    return rc;
+}
+
+NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s)
+{
+    size_t i, n;
+    int rc, worst = NOSTR_OK;
+    if (!s) return NOSTR_ERR_ARG;
+    rc = nostr__pgwire_flush(s);
+    if (s->completing) return rc; /* commit from a completion: written, completed by the outer call */
+    s->completing = 1;
+    n = s->written;
+    /* A completion may put again: s->puts may move, so index it afresh. */
+    for (i = 0; i < n; i++) {
+        nostr__pgwire_put p = s->puts[i];
+        if (p.result < 0) worst = p.result;
+        p.done(p.user, p.result, p.result < 0 ? s->put_err : NULL);
+    }
+    s->completing = 0;
+    if (n && s->nputs > n) memmove(s->puts, s->puts + n, (s->nputs - n) * sizeof *s->puts);
+    s->nputs -= n;
+    s->written -= n;
+    if (!s->nputs) { /* nothing left points into the buffers */
+        nostr_buf_clear(&s->text);
+        s->ntags = s->nrefs = 0;
+    }
+    return worst;
+}
+
+static int nostr__pgwire_commit_fn(void *self)
+{
+    return nostr_pgwire_commit((nostr_pgwire *)self);
+}
+
+/* ---- queries ---- */
+
+/* Can this filter match anything at all? */
+static int nostr__pgwire_filter_live(const nostr_filter *f, int for_count)
+{
+    size_t i;
+    if ((f->fields & NOSTR_FILTER_IDS) && !f->ids_count) return 0;
+    if ((f->fields & NOSTR_FILTER_AUTHORS) && !f->authors_count) return 0;
+    if ((f->fields & NOSTR_FILTER_KINDS) && !f->kinds_count) return 0;
+    for (i = 0; i < f->tags_count; i++)
+        if (!f->tags[i].count) return 0;
+    if ((f->fields & NOSTR_FILTER_SINCE) && (f->fields & NOSTR_FILTER_UNTIL) && f->since > f->until) return 0;
+    if (!for_count && (f->fields & NOSTR_FILTER_LIMIT) && f->limit == 0) return 0;
+    return 1;
+}
+
+static int nostr__pgwire_sql_param(nostr_buf *sql, const char *before, int n, const char *after)
+{
+    if (n < 0) return n;
+    if (nostr_buf_append_str(sql, before) || nostr_buf_append_i64(sql, n) || nostr_buf_append_str(sql, after))
+        return NOSTR_ERR_NOMEM;
+    return NOSTR_OK;
+}
+
+/* "e.col = $n" for one value, "e.col = ANY($n)" for a list of 32-byte keys. */
+static int nostr__pgwire_where_keys(nostr_pgwire *s, const char *col, const unsigned char (*keys)[32], size_t count)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i;
+    int n;
+    if (nostr_buf_append_str(&s->sql, " AND e.") || nostr_buf_append_str(&s->sql, col)) return NOSTR_ERR_NOMEM;
+    if (count == 1)
+        return nostr__pgwire_sql_param(&s->sql, " = $", nostr__pgwire_param(s, p, NOSTR__PGWIRE_BYTEA, keys[0], 32),
+                                       "::bytea");
+    n = nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA);
+    for (i = 0; i < count && n > 0; i++)
+        if (nostr__pgwire_array_add(p, keys[i], 32)) return NOSTR_ERR_NOMEM;
+    if (n > 0) nostr__pgwire_array_end(p);
+    return nostr__pgwire_sql_param(&s->sql, " = ANY($", n, "::bytea[])");
+}
+
+/* "<col> = $n" (one value) or "<col> = ANY($n)" over tag values as stored. */
+static int nostr__pgwire_where_values(nostr_pgwire *s, const char *col, const nostr_tag_filter *t)
+{
+    nostr__pgwire_params *p = &s->params;
+    unsigned char tmp[33];
+    const char *v;
+    size_t vl, i;
+    int n;
+    if (nostr_buf_append_str(&s->sql, col)) return NOSTR_ERR_NOMEM;
+    if (t->count == 1) {
+        nostr__pgwire_value(t->values[0].ptr, t->values[0].len, tmp, &v, &vl);
+        return nostr__pgwire_sql_param(&s->sql, " = $", nostr__pgwire_param(s, p, NOSTR__PGWIRE_BYTEA, v, vl),
+                                       "::bytea");
+    }
+    n = nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA);
+    for (i = 0; i < t->count && n > 0; i++) {
+        nostr__pgwire_value(t->values[i].ptr, t->values[i].len, tmp, &v, &vl);
+        if (nostr__pgwire_array_add(p, v, vl)) return NOSTR_ERR_NOMEM;
+    }
+    if (n > 0) nostr__pgwire_array_end(p);
+    return nostr__pgwire_sql_param(&s->sql, " = ANY($", n, "::bytea[])");
+}
+
+/* A tag filter other than the driver: a semi-join on the tag index. */
+static int nostr__pgwire_where_tag(nostr_pgwire *s, const nostr_tag_filter *t, int since, int until)
+{
+    int rc = nostr__pgwire_sql_param(&s->sql, " AND e.id IN (SELECT event_id FROM tags WHERE name = $",
+                                     nostr__pgwire_param(s, &s->params, NOSTR__PGWIRE_TEXT, &t->name, 1), "::text");
+    if (!rc) rc = nostr__pgwire_where_values(s, " AND value", t);
+    /* The tag index carries created_at: the time range narrows it too. */
+    if (!rc && since) rc = nostr__pgwire_sql_param(&s->sql, " AND created_at >= $", since, "");
+    if (!rc && until) rc = nostr__pgwire_sql_param(&s->sql, " AND created_at <= $", until, "");
+    if (!rc && nostr_buf_append_str(&s->sql, ")")) rc = NOSTR_ERR_NOMEM;
+    return rc;
+}
+
+/* NIP-50: every whitespace-separated word of the search, ASCII lowered,
+ * must occur in content: content LIKE '%word%' with % _ \ escaped, the
+ * pattern a parameter. Not an index scan: see docs/database.md. */
+static int nostr__pgwire_where_search(nostr_pgwire *s, const nostr_str *q)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i = 0, j;
+    int rc;
+    while (i < q->len) {
+        nostr_buf pat;
+        char c;
+        while (i < q->len && (q->ptr[i] == ' ' || (q->ptr[i] >= '\t' && q->ptr[i] <= '\r') || q->ptr[i] == 0)) i++;
+        if (i >= q->len) break;
+        nostr_buf_init(&pat, s->al);
+        rc = nostr_buf_append_char(&pat, '%');
+        for (j = i; j < q->len && !rc; j++) {
+            c = q->ptr[j];
+            if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0) break;
+            if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+            if (c == '%' || c == '_' || c == '\\') rc = nostr_buf_append_char(&pat, '\\');
+            if (!rc) rc = nostr_buf_append_char(&pat, c);
+        }
+        if (!rc) rc = nostr_buf_append_char(&pat, '%');
+        if (!rc)
+            rc = nostr__pgwire_sql_param(&s->sql, " AND e.content LIKE $",
+                                         nostr__pgwire_param(s, p, NOSTR__PGWIRE_TEXT, pat.data, pat.len), "::text");
+        nostr_buf_free(&pat);
+        if (rc) return rc;
+        i = j;
+    }
+    return NOSTR_OK;
+}
+
+/* The tag filter that drives the query, or -1: one with a single value is
+ * joined (tags t JOIN events e), so the tag index hands rows over newest
+ * first and a limit stops the scan early; a single value cannot give an
+ * event twice. An ids filter is left to the primary key. */
+static long nostr__pgwire_driver(const nostr_filter *f)
+{
+    size_t i;
+    if (f->fields & NOSTR_FILTER_IDS) return -1;
+    for (i = 0; i < f->tags_count; i++)
+        if (f->tags[i].count == 1) return (long)i;
+    return -1;
+}
+
+/* Several authors and a limit: one index scan per author, each stopped
+ * at the limit, then merged (a feed of 500 follows reads at most 500 x
+ * limit rows, not every event of every author). */
+static int nostr__pgwire_lateral(const nostr_filter *f, long driver, int limit)
+{
+    return limit && driver < 0 && (f->fields & NOSTR_FILTER_LIMIT) && (f->fields & NOSTR_FILTER_AUTHORS) &&
+           f->authors_count > 1 && !(f->fields & NOSTR_FILTER_IDS);
+}
+
+/* One filter as "SELECT <what> FROM ... WHERE ... [ORDER BY ... LIMIT]";
+ * $1 is always now. */
+static int nostr__pgwire_select(nostr_pgwire *s, const nostr_filter *f, const char *what, int order, int limit)
+{
+    nostr__pgwire_params *p = &s->params;
+    long driver = nostr__pgwire_driver(f);
+    int lateral = nostr__pgwire_lateral(f, driver, limit);
+    int rc = NOSTR_OK, since = 0, until = 0, lim = 0, n;
+    size_t i;
+    if (nostr_buf_append_str(&s->sql, "SELECT ") || nostr_buf_append_str(&s->sql, what)) return NOSTR_ERR_NOMEM;
+    if (f->fields & NOSTR_FILTER_SINCE) since = nostr__pgwire_param_i64(s, p, f->since);
+    if (f->fields & NOSTR_FILTER_UNTIL) until = nostr__pgwire_param_i64(s, p, f->until);
+    if (limit && (f->fields & NOSTR_FILTER_LIMIT))
+        lim = nostr__pgwire_param_i64(s, p,
+                                      f->limit > 0x7fffffffffffffffULL ? 0x7fffffffffffffffLL : (long long)f->limit);
+    if (since < 0 || until < 0 || lim < 0) return NOSTR_ERR_NOMEM;
+    if (lateral) {
+        n = nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA);
+        for (i = 0; i < f->authors_count && n > 0; i++)
+            if (nostr__pgwire_array_add(p, f->authors[i], 32)) return NOSTR_ERR_NOMEM;
+        if (n > 0) nostr__pgwire_array_end(p);
+        rc = nostr__pgwire_sql_param(&s->sql, " FROM unnest($", n,
+                                     "::bytea[]) AS a (pubkey) CROSS JOIN LATERAL (SELECT ");
+        if (!rc && (nostr_buf_append_str(&s->sql, what) ||
+                    nostr_buf_append_str(&s->sql, " FROM events e WHERE e.pubkey = a.pubkey AND "
+                                                  "(e.expiration IS NULL OR e.expiration > $1::int8)")))
+            rc = NOSTR_ERR_NOMEM;
+    } else if (driver >= 0) {
+        rc = nostr__pgwire_sql_param(&s->sql, " FROM tags t JOIN events e ON e.id = t.event_id WHERE t.name = $",
+                                     nostr__pgwire_param(s, p, NOSTR__PGWIRE_TEXT, &f->tags[driver].name, 1), "::text");
+        if (!rc) rc = nostr__pgwire_where_values(s, " AND t.value", &f->tags[driver]);
+        if (!rc && nostr_buf_append_str(&s->sql, " AND (e.expiration IS NULL OR e.expiration > $1::int8)"))
+            rc = NOSTR_ERR_NOMEM;
+    } else if (nostr_buf_append_str(&s->sql,
+                                    " FROM events e WHERE (e.expiration IS NULL OR e.expiration > $1::int8)")) {
+        rc = NOSTR_ERR_NOMEM;
+    }
+    if (!rc && (f->fields & NOSTR_FILTER_IDS))
+        rc = nostr__pgwire_where_keys(s, "id", (const unsigned char(*)[32])f->ids, f->ids_count);
+    if (!rc && (f->fields & NOSTR_FILTER_AUTHORS) && !lateral)
+        rc = nostr__pgwire_where_keys(s, "pubkey", (const unsigned char(*)[32])f->authors, f->authors_count);
+    if (!rc && (f->fields & NOSTR_FILTER_KINDS)) {
+        if (f->kinds_count == 1) {
+            unsigned char b[4];
+            nostr__pgwire_be32(b, f->kinds[0]);
+            rc = nostr__pgwire_sql_param(&s->sql, " AND e.kind = $",
+                                         nostr__pgwire_param(s, p, NOSTR__PGWIRE_INT4, b, 4), "::int4");
+        } else {
+            n = nostr__pgwire_array_begin(s, p, NOSTR__PGWIRE_INT4_ARRAY, NOSTR__PGWIRE_INT4);
+            for (i = 0; i < f->kinds_count && n > 0; i++)
+                if (nostr__pgwire_array_add_i32(p, (long)f->kinds[i])) return NOSTR_ERR_NOMEM;
+            if (n > 0) nostr__pgwire_array_end(p);
+            rc = nostr__pgwire_sql_param(&s->sql, " AND e.kind = ANY($", n, "::int4[])");
+        }
+    }
+    if (!rc && since) rc = nostr__pgwire_sql_param(&s->sql, " AND e.created_at >= $", since, "::int8");
+    if (!rc && until) rc = nostr__pgwire_sql_param(&s->sql, " AND e.created_at <= $", until, "::int8");
+    for (i = 0; !rc && i < f->tags_count; i++)
+        if ((long)i != driver) rc = nostr__pgwire_where_tag(s, &f->tags[i], since, until);
+    if (!rc && (f->fields & NOSTR_FILTER_SEARCH)) rc = nostr__pgwire_where_search(s, &f->search);
+    if (!rc && lateral) {
+        rc = nostr__pgwire_sql_param(&s->sql, " ORDER BY e.created_at DESC, e.id LIMIT $", lim, "::int8) e");
+    }
+    /* Driven by a tag: its index order (created_at equals the event's). */
+    if (!rc && order &&
+        nostr_buf_append_str(&s->sql, driver >= 0 ? " ORDER BY t.created_at DESC, t.event_id"
+                                                  : " ORDER BY e.created_at DESC, e.id"))
+        rc = NOSTR_ERR_NOMEM;
+    if (!rc && lim) rc = nostr__pgwire_sql_param(&s->sql, " LIMIT $", lim, "::int8");
+    return rc;
+}
+
+/* Build the SQL for n filters into s->sql / s->params. for_count: one
+ * count over the union; otherwise rows (id, created_at, raw) newest
+ * first, each filter's limit applied inside its branch. *live gets how
+ * many filters can match (0: nothing to run). */
+static int nostr__pgwire_build(nostr_pgwire *s, const nostr_filter *f, size_t n, long long now, int for_count,
+                               size_t *live)
+{
+    size_t i, used = 0;
+    int rc;
+    nostr_buf_clear(&s->sql);
+    nostr__pgwire_params_reset(&s->params);
+    for (i = 0; i < n; i++) used += (size_t)nostr__pgwire_filter_live(&f[i], for_count);
+    *live = used;
+    if (!used) return NOSTR_OK;
+    if (nostr__pgwire_param_i64(s, &s->params, now) < 0) return NOSTR_ERR_NOMEM;
+    if (used == 1) {
+        for (i = 0; !nostr__pgwire_filter_live(&f[i], for_count); i++) {
+        }
+        if (for_count) return nostr__pgwire_select(s, &f[i], "count(*)", 0, 0);
+        return nostr__pgwire_select(s, &f[i], "e.id, e.created_at, e.raw", 1, 1);
+    }
+    /* Several filters: each a branch (with its own limit), the union
+     * sorted once; an event in several branches comes out adjacent and
+     * is sent once (the caller skips repeats; count uses UNION). */
+    if (nostr_buf_append_str(&s->sql, for_count ? "SELECT count(*) FROM (" : "SELECT id, created_at, raw FROM ("))
+        return NOSTR_ERR_NOMEM;
+    used = 0;
+    for (i = 0; i < n; i++) {
+        int limited = !for_count && (f[i].fields & NOSTR_FILTER_LIMIT);
+        if (!nostr__pgwire_filter_live(&f[i], for_count)) continue;
+        if (used++ && nostr_buf_append_str(&s->sql, for_count ? " UNION " : " UNION ALL ")) return NOSTR_ERR_NOMEM;
+        if (nostr_buf_append_char(&s->sql, '(')) return NOSTR_ERR_NOMEM;
+        rc = nostr__pgwire_select(s, &f[i], for_count ? "e.id" : "e.id, e.created_at, e.raw", limited, limited);
+        if (rc) return rc;
+        if (nostr_buf_append_char(&s->sql, ')')) return NOSTR_ERR_NOMEM;
+    }
+    return nostr_buf_append_str(&s->sql, for_count ? ") u" : ") u ORDER BY created_at DESC, id");
+}
+
+/* Run the built statement outside a transaction: again after 40001 or
+ * once after a lost connection. */
+static int nostr__pgwire_read(nostr_pgwire *s, PGresult **out)
+{
+    int tries = 0, lost = 0, cls, rc;
+    for (;;) {
+        rc = nostr__pgwire_ensure(s);
+        if (rc != NOSTR_OK) return rc;
+        cls = nostr__pgwire_exec(s, s->sql.data, &s->params, out);
+        if (cls == NOSTR__PGWIRE_DONE) return NOSTR_OK;
+        if (cls == NOSTR__PGWIRE_NOMEM) return NOSTR_ERR_NOMEM;
+        if (cls == NOSTR__PGWIRE_RETRY && ++tries < NOSTR__PGWIRE_TRIES) continue;
+        if ((cls == NOSTR__PGWIRE_LOST || cls == NOSTR__PGWIRE_AMBIGUOUS) && ++lost <= 1) continue;
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "query failed", s->err);
+        return NOSTR_ERR_NET;
+    }
+}
+
+static int nostr__pgwire_query_fn(void *self, const nostr_filter *filters, size_t n, long long now,
+                                  nostr_store_row_fn row, nostr_store_done_fn done, void *user)
+{
+    nostr_pgwire *s = (nostr_pgwire *)self;
+    PGresult *r;
+    size_t live;
+    int rc, i, rows;
+    unsigned long long sent = 0;
+    const char *prev = NULL;
+    if ((!filters && n) || !row || !done) return NOSTR_ERR_ARG;
+    nostr__pgwire_flush(s); /* a query sees every put before it; failures are reported at commit */
+    rc = nostr__pgwire_build(s, filters, n, now, 0, &live);
+    if (rc) return rc;
+    if (!live) {
+        done(user, NOSTR_OK, 0);
+        return NOSTR_OK;
+    }
+    rc = nostr__pgwire_read(s, &r);
+    if (rc) return rc;
+    rows = PQntuples(r);
+    for (i = 0; i < rows; i++) {
+        const char *id = PQgetvalue(r, i, 0);
+        if (PQgetlength(r, i, 0) != 32) continue;
+        if (prev && memcmp(prev, id, 32) == 0) continue; /* matched several filters */
+        prev = id;
+        row(user, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+        sent++;
+    }
+    PQclear(r);
+    done(user, NOSTR_OK, sent);
+    return NOSTR_OK;
+}
+
+static int nostr__pgwire_count_fn(void *self, const nostr_filter *filters, size_t n, long long now,
+                                  nostr_store_done_fn done, void *user)
+{
+    nostr_pgwire *s = (nostr_pgwire *)self;
+    PGresult *r;
+    size_t live;
+    long long count;
+    int rc;
+    if ((!filters && n) || !done) return NOSTR_ERR_ARG;
+    nostr__pgwire_flush(s);
+    rc = nostr__pgwire_build(s, filters, n, now, 1, &live);
+    if (rc) return rc;
+    if (!live) {
+        done(user, NOSTR_OK, 0);
+        return NOSTR_OK;
+    }
+    rc = nostr__pgwire_read(s, &r);
+    if (rc) return rc;
+    count = PQntuples(r) == 1 ? nostr__pgwire_int(r, 0, 0) : 0;
+    PQclear(r);
+    done(user, NOSTR_OK, (unsigned long long)(count < 0 ? 0 : count));
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_pgwire_explain(nostr_pgwire *s, const nostr_filter *filters, size_t n, long long now, int analyze,
+                                  nostr_buf *out)
+{
+    PGresult *r;
+    size_t live, len;
+    int rc, i;
+    char *query;
+    if (!s || (!filters && n) || !out) return NOSTR_ERR_ARG;
+    rc = nostr__pgwire_build(s, filters, n, now, 0, &live);
+    if (rc) return rc;
+    if (!live) return nostr_buf_append_str(out, "(no filter can match: nothing is run)\n");
+    len = s->sql.len;
+    query = (char *)nostr_alloc(s->al, len + 1);
+    if (!query) return NOSTR_ERR_NOMEM;
+    memcpy(query, s->sql.data, len + 1);
+    nostr_buf_clear(&s->sql);
+    rc = nostr_buf_append_str(&s->sql, analyze ? "EXPLAIN ANALYZE " : "EXPLAIN ");
+    if (!rc) rc = nostr_buf_append(&s->sql, query, len);
+    if (!rc) rc = nostr_buf_append_str(out, "SQL: ");
+    if (!rc) rc = nostr_buf_append(out, query, len);
+    if (!rc) rc = nostr_buf_append_char(out, '\n');
+    nostr_free(s->al, query);
+    if (rc) return NOSTR_ERR_NOMEM;
+    rc = nostr__pgwire_read(s, &r);
+    if (rc) return rc;
+    for (i = 0; i < PQntuples(r) && !rc; i++) {
+        rc = nostr_buf_append(out, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+        if (!rc) rc = nostr_buf_append_char(out, '\n');
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ---- purge ---- */
+
+static int nostr__pgwire_purge_body(nostr_pgwire *s, void *arg, int ambiguous)
+{
+    long long *io = (long long *)arg; /* in: now; out: rows deleted */
+    PGresult *r;
+    int cls;
+    (void)ambiguous;
+    nostr__pgwire_params_reset(&s->params);
+    if (nostr__pgwire_param_i64(s, &s->params, io[0]) < 0) return NOSTR__PGWIRE_NOMEM;
+    cls = nostr__pgwire_run(s, nostr__pgwire_sql_purge_tags, &s->params);
+    if (cls) return cls;
+    cls = nostr__pgwire_exec(s, nostr__pgwire_sql_purge_events, &s->params, &r);
+    if (cls) return cls;
+    io[1] = atoll(PQcmdTuples(r));
+    PQclear(r);
+    return NOSTR__PGWIRE_DONE;
+}
+
+static long long nostr__pgwire_purge_fn(void *self, long long now)
+{
+    nostr_pgwire *s = (nostr_pgwire *)self;
+    long long io[2];
+    int rc;
+    nostr__pgwire_flush(s);
+    io[0] = now;
+    io[1] = 0;
+    rc = nostr__pgwire_transaction(s, nostr__pgwire_purge_body, io);
+    if (rc != NOSTR_OK) return rc;
+    if (io[1]) memset(s->cache, 0, NOSTR__PGWIRE_CACHE * sizeof *s->cache); /* expired ids may be cached */
+    return io[1];
+}
+
+/* ---- open, close ---- */
+
+static void nostr__pgwire_free(nostr_pgwire *s)
+{
+    const nostr_allocator *al;
+    if (!s) return;
+    al = s->al;
+    if (s->conn) PQfinish(s->conn);
+    nostr__pgwire_stmts_forget(s);
+    nostr_free(al, s->conninfo);
+    nostr_free(al, s->puts);
+    nostr_free(al, s->tags);
+    nostr_free(al, s->refs);
+    nostr_buf_free(&s->text);
+    nostr__pgwire_map_free(al, &s->ids);
+    nostr__pgwire_map_free(al, &s->dels);
+    nostr__pgwire_map_free(al, &s->keys);
+    nostr_buf_free(&s->drop);
+    nostr_buf_free(&s->key);
+    nostr_buf_free(&s->params.data);
+    nostr_free(al, s->params.off);
+    nostr_free(al, s->params.len);
+    nostr_free(al, s->params.fmt);
+    nostr_free(al, s->params.oid);
+    nostr_free(al, s->params.val);
+    nostr_buf_free(&s->sql);
+    nostr_free(al, s->cache);
+    nostr_free(al, s);
+}
+
+static void nostr__pgwire_destroy_fn(void *self)
+{
+    nostr__pgwire_free((nostr_pgwire *)self);
+}
+
+/* CREATE ... IF NOT EXISTS each table and index, then check the schema
+ * version (also when not creating: a missing schema is an error at open,
+ * not at the first put). */
+static int nostr__pgwire_schema_setup(nostr_pgwire *s, int create, nostr_error *err)
+{
+    const char *const *tags = nostr__pgwire_schema_tags_pg;
+    PGresult *r;
+    size_t i;
+    int ok = 1;
+    if (create) {
+        r = PQexec(s->conn, "SELECT version()");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strstr(PQgetvalue(r, 0, 0), "CockroachDB"))
+            tags = nostr__pgwire_schema_tags_crdb;
+        PQclear(r);
+    }
+    for (i = 0; create && ok && i < sizeof nostr__pgwire_schema / sizeof nostr__pgwire_schema[0]; i++) {
+        if (nostr__pgwire_schema[i]) {
+            ok = nostr__pgwire_simple(s, nostr__pgwire_schema[i]) == NOSTR__PGWIRE_DONE;
+            continue;
+        }
+        for (; ok && *tags; tags++) ok = nostr__pgwire_simple(s, *tags) == NOSTR__PGWIRE_DONE;
+    }
+    if (!ok) {
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "creating the schema failed", s->err);
+        if (err) err->msg = "pgwire: creating the schema failed (see the log)";
+        return NOSTR_ERR_NET;
+    }
+    r = PQexec(s->conn, "SELECT value FROM nostr_meta WHERE key = 'schema'");
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) {
+        nostr__pgwire_set_error(s, PQresultErrorMessage(r));
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "no schema (open with create_schema, or see docs/database.md)", s->err);
+        if (err) err->msg = "pgwire: the schema is missing (see the log)";
+    } else if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), NOSTR__PGWIRE_SCHEMA) != 0) {
+        ok = 0;
+        nostr__pgwire_set_error(s, "unknown schema version in nostr_meta");
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "schema version is not " NOSTR__PGWIRE_SCHEMA, NULL);
+        if (err) err->msg = "pgwire: unknown schema version (see the log)";
+    }
+    PQclear(r);
+    return ok ? NOSTR_OK : NOSTR_ERR_NET;
+}
+
+NOSTRDEF int nostr_pgwire_open(nostr_pgwire **out, const nostr_pgwire_config *cfg, nostr_error *err)
+{
+    nostr_pgwire *s;
+    size_t len;
+    int rc;
+    if (err) {
+        err->code = NOSTR_OK;
+        err->offset = 0;
+        err->msg = NULL;
+    }
+    if (!out || !cfg || !cfg->conninfo) {
+        if (err) err->code = NOSTR_ERR_ARG, err->msg = "pgwire: no conninfo";
+        return NOSTR_ERR_ARG;
+    }
+    *out = NULL;
+    s = (nostr_pgwire *)nostr_alloc(cfg->al, sizeof *s);
+    if (!s) goto nomem;
+    memset(s, 0, sizeof *s);
+    s->al = cfg->al;
+    s->log = cfg->log;
+    s->log_user = cfg->log_user;
+    nostr_buf_init(&s->text, s->al);
+    nostr_buf_init(&s->ids.keys, s->al);
+    nostr_buf_init(&s->dels.keys, s->al);
+    nostr_buf_init(&s->keys.keys, s->al);
+    nostr_buf_init(&s->drop, s->al);
+    nostr_buf_init(&s->key, s->al);
+    nostr_buf_init(&s->params.data, s->al);
+    nostr_buf_init(&s->sql, s->al);
+    len = strlen(cfg->conninfo);
+    s->conninfo = (char *)nostr_alloc(s->al, len + 1);
+    s->cache = (unsigned char(*)[32])nostr_alloc(s->al, NOSTR__PGWIRE_CACHE * 32);
+    /* params.data always has memory: a zero-length value must not be NULL (SQL NULL). */
+    if (!s->conninfo || !s->cache || nostr_buf_reserve(&s->params.data, 256)) {
+        nostr__pgwire_free(s);
+        goto nomem;
+    }
+    memcpy(s->conninfo, cfg->conninfo, len + 1);
+    memset(s->cache, 0, NOSTR__PGWIRE_CACHE * 32);
+    rc = nostr__pgwire_ensure(s);
+    if (rc != NOSTR_OK) {
+        if (err) err->code = rc, err->msg = "pgwire: cannot connect to the database (see the log)";
+        nostr__pgwire_free(s);
+        return rc;
+    }
+    rc = nostr__pgwire_schema_setup(s, cfg->create_schema, err);
+    if (rc != NOSTR_OK) {
+        if (err) err->code = rc;
+        nostr__pgwire_free(s);
+        return rc;
+    }
+    *out = s;
+    return NOSTR_OK;
+nomem:
+    if (err) err->code = NOSTR_ERR_NOMEM, err->msg = "pgwire: out of memory";
+    return NOSTR_ERR_NOMEM;
+}
+
+NOSTRDEF nostr_store nostr_pgwire_iface(nostr_pgwire *s)
+{
+    nostr_store st;
+    st.self = s;
+    st.put = nostr__pgwire_put_fn;
+    st.query = nostr__pgwire_query_fn;
+    st.count = nostr__pgwire_count_fn;
+    st.has = nostr__pgwire_has;
+    st.commit = nostr__pgwire_commit_fn;
+    st.purge = nostr__pgwire_purge_fn;
+    st.destroy = nostr__pgwire_destroy_fn;
+    return st;
+}
+
+NOSTRDEF void nostr_pgwire_close(nostr_pgwire *s)
+{
+    if (!s) return;
+    nostr_pgwire_commit(s);
+    nostr__pgwire_free(s);
+}
+
+NOSTRDEF const char *nostr_pgwire_last_error(const nostr_pgwire *s)
+{
+    return s ? s->err : "";
+}
+
+#endif /* NOSTR_WITH_PGWIRE */

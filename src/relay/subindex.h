@@ -1,0 +1,39 @@
+/* ---- subindex: live subscriptions indexed for fan-out ----
+ *
+ * Matching an event against every open subscription costs O(all
+ * subscriptions); the index makes it O(subscriptions that could match).
+ * Each filter is filed under its most selective field (ids, then authors,
+ * then one tag's values, then kinds, else a short list of filters that
+ * could match anything); an event looks up its id, pubkey, each
+ * single-letter tag value and its kind, and only those candidates run the
+ * full nostr_filter_matches. */
+
+typedef struct nostr_subindex nostr_subindex;
+
+/* NULL on allocation failure. al may be NULL (the C library). */
+NOSTRDEF nostr_subindex *nostr_subindex_new(const nostr_allocator *al);
+NOSTRDEF void nostr_subindex_free(nostr_subindex *ix);
+/* Add a subscription: owner identifies it (at most once in the index),
+ * filters must stay valid and unchanged until it is removed. A filter
+ * with an empty list matches nothing and is not filed at all. Returns
+ * NOSTR_OK, NOSTR_ERR_ARG (owner already present or n == 0),
+ * NOSTR_ERR_NOMEM (nothing added). */
+NOSTRDEF int nostr_subindex_add(nostr_subindex *ix, void *owner, const nostr_filter *filters, size_t n);
+/* Remove a subscription (cost: its filters' values); a no-op for an
+ * unknown owner. */
+NOSTRDEF void nostr_subindex_remove(nostr_subindex *ix, void *owner);
+/* Call fn(user, owner) once for every subscription with a filter matching
+ * ev: nostr_filter_matches, and for a filter with a search field also
+ * nostr_search_match on ev's content (NIP-50 live matching is word match).
+ * Returns how many were called. Allocates nothing; the cost grows with the
+ * filters filed under ev's id, pubkey, letter tags and kind, not with the
+ * index. fn must not add or remove subscriptions. */
+NOSTRDEF size_t nostr_subindex_match(nostr_subindex *ix, const nostr_event *ev, void (*fn)(void *user, void *owner),
+                                     void *user);
+/* Subscriptions in the index. */
+NOSTRDEF size_t nostr_subindex_count(const nostr_subindex *ix);
+/* NIP-50 word match shared with the stores: 1 when every word of query
+ * (separated by space, \t..\r or NUL, as the pgwire store splits them)
+ * occurs in content as a substring, ASCII case-insensitive; an empty
+ * query matches. */
+NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *content, size_t clen);
