@@ -629,6 +629,10 @@ NOSTRDEF int nostr_filter_to_json(const nostr_filter *f, nostr_buf *out);
  * the values; an empty list matches nothing. search and limit are not
  * considered here. */
 NOSTRDEF int nostr_filter_matches(const nostr_filter *f, const nostr_event *ev);
+/* Can f match any event at all? 0 when a list field is present but
+ * empty, or since > until (the limit is not considered). Stores and the
+ * subscription index use it to skip such filters. */
+NOSTRDEF int nostr_filter_can_match(const nostr_filter *f);
 /* Does ev match any of the n filters? */
 NOSTRDEF int nostr_filters_match(const nostr_filter *fs, size_t n, const nostr_event *ev);
 
@@ -4875,6 +4879,18 @@ NOSTRDEF int nostr_filters_match(const nostr_filter *fs, size_t n, const nostr_e
     for (i = 0; i < n; i++)
         if (nostr_filter_matches(&fs[i], ev)) return 1;
     return 0;
+}
+
+NOSTRDEF int nostr_filter_can_match(const nostr_filter *f)
+{
+    size_t i;
+    if ((f->fields & NOSTR_FILTER_IDS) && !f->ids_count) return 0;
+    if ((f->fields & NOSTR_FILTER_AUTHORS) && !f->authors_count) return 0;
+    if ((f->fields & NOSTR_FILTER_KINDS) && !f->kinds_count) return 0;
+    for (i = 0; i < f->tags_count; i++)
+        if (!f->tags[i].count) return 0;
+    if ((f->fields & NOSTR_FILTER_SINCE) && (f->fields & NOSTR_FILTER_UNTIL) && f->since > f->until) return 0;
+    return 1;
 }
 
 /* ---- message: implementation ---- */

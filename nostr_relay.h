@@ -890,19 +890,6 @@ static int nostr__subindex_is_letter(unsigned c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Can f match anything? An empty list never matches, nor an empty range. */
-static int nostr__subindex_live(const nostr_filter *f)
-{
-    size_t i;
-    if ((f->fields & NOSTR_FILTER_IDS) && !f->ids_count) return 0;
-    if ((f->fields & NOSTR_FILTER_AUTHORS) && !f->authors_count) return 0;
-    if ((f->fields & NOSTR_FILTER_KINDS) && !f->kinds_count) return 0;
-    for (i = 0; i < f->tags_count; i++)
-        if (!f->tags[i].count) return 0;
-    if ((f->fields & NOSTR_FILTER_SINCE) && (f->fields & NOSTR_FILTER_UNTIL) && f->since > f->until) return 0;
-    return 1;
-}
-
 /* The tag filter to file f under, or -1: the letter-named one with the
  * fewest values (fewest postings; any of them narrows as well). */
 static long nostr__subindex_pick_tag(const nostr_filter *f)
@@ -920,7 +907,7 @@ static long nostr__subindex_pick_tag(const nostr_filter *f)
 static size_t nostr__subindex_posts_for(const nostr_filter *f)
 {
     long t;
-    if (!nostr__subindex_live(f)) return 0;
+    if (!nostr_filter_can_match(f)) return 0;
     if (f->fields & NOSTR_FILTER_IDS) return f->ids_count;
     if (f->fields & NOSTR_FILTER_AUTHORS) return f->authors_count;
     t = nostr__subindex_pick_tag(f);
@@ -6287,15 +6274,8 @@ static int nostr__pgwire_commit_fn(void *self)
 /* Can this filter match anything at all? */
 static int nostr__pgwire_filter_live(const nostr_filter *f, int for_count)
 {
-    size_t i;
-    if ((f->fields & NOSTR_FILTER_IDS) && !f->ids_count) return 0;
-    if ((f->fields & NOSTR_FILTER_AUTHORS) && !f->authors_count) return 0;
-    if ((f->fields & NOSTR_FILTER_KINDS) && !f->kinds_count) return 0;
-    for (i = 0; i < f->tags_count; i++)
-        if (!f->tags[i].count) return 0;
-    if ((f->fields & NOSTR_FILTER_SINCE) && (f->fields & NOSTR_FILTER_UNTIL) && f->since > f->until) return 0;
-    if (!for_count && (f->fields & NOSTR_FILTER_LIMIT) && f->limit == 0) return 0;
-    return 1;
+    if (!nostr_filter_can_match(f)) return 0;
+    return for_count || !(f->fields & NOSTR_FILTER_LIMIT) || f->limit != 0;
 }
 
 static int nostr__pgwire_sql_param(nostr_buf *sql, const char *before, int n, const char *after)

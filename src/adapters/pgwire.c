@@ -1329,15 +1329,8 @@ static int nostr__pgwire_commit_fn(void *self)
 /* Can this filter match anything at all? */
 static int nostr__pgwire_filter_live(const nostr_filter *f, int for_count)
 {
-    size_t i;
-    if ((f->fields & NOSTR_FILTER_IDS) && !f->ids_count) return 0;
-    if ((f->fields & NOSTR_FILTER_AUTHORS) && !f->authors_count) return 0;
-    if ((f->fields & NOSTR_FILTER_KINDS) && !f->kinds_count) return 0;
-    for (i = 0; i < f->tags_count; i++)
-        if (!f->tags[i].count) return 0;
-    if ((f->fields & NOSTR_FILTER_SINCE) && (f->fields & NOSTR_FILTER_UNTIL) && f->since > f->until) return 0;
-    if (!for_count && (f->fields & NOSTR_FILTER_LIMIT) && f->limit == 0) return 0;
-    return 1;
+    if (!nostr_filter_can_match(f)) return 0;
+    return for_count || !(f->fields & NOSTR_FILTER_LIMIT) || f->limit != 0;
 }
 
 static int nostr__pgwire_sql_param(nostr_buf *sql, const char *before, int n, const char *after)

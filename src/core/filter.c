@@ -490,3 +490,15 @@ NOSTRDEF int nostr_filters_match(const nostr_filter *fs, size_t n, const nostr_e
         if (nostr_filter_matches(&fs[i], ev)) return 1;
     return 0;
 }
+
+NOSTRDEF int nostr_filter_can_match(const nostr_filter *f)
+{
+    size_t i;
+    if ((f->fields & NOSTR_FILTER_IDS) && !f->ids_count) return 0;
+    if ((f->fields & NOSTR_FILTER_AUTHORS) && !f->authors_count) return 0;
+    if ((f->fields & NOSTR_FILTER_KINDS) && !f->kinds_count) return 0;
+    for (i = 0; i < f->tags_count; i++)
+        if (!f->tags[i].count) return 0;
+    if ((f->fields & NOSTR_FILTER_SINCE) && (f->fields & NOSTR_FILTER_UNTIL) && f->since > f->until) return 0;
+    return 1;
+}

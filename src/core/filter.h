@@ -66,5 +66,9 @@ NOSTRDEF int nostr_filter_to_json(const nostr_filter *f, nostr_buf *out);
  * the values; an empty list matches nothing. search and limit are not
  * considered here. */
 NOSTRDEF int nostr_filter_matches(const nostr_filter *f, const nostr_event *ev);
+/* Can f match any event at all? 0 when a list field is present but
+ * empty, or since > until (the limit is not considered). Stores and the
+ * subscription index use it to skip such filters. */
+NOSTRDEF int nostr_filter_can_match(const nostr_filter *f);
 /* Does ev match any of the n filters? */
 NOSTRDEF int nostr_filters_match(const nostr_filter *fs, size_t n, const nostr_event *ev);
