@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include "bench_events.h"
 #include "nostr_relay.h"
+#include "bench_util.h"
 
 enum { MAX_ROUNDS = 32, NTYPES = 5 };
 
@@ -57,21 +58,6 @@ static void *xmalloc(size_t n)
     void *p = calloc(1, n ? n : 1);
     if (!p) die("out of memory");
     return p;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    size_t k;
-    if (!n) return 0;
-    qsort(v, n, sizeof *v, cmp_d);
-    k = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-    return v[k < n ? k : n - 1];
 }
 
 static double med(const double *v, int n)

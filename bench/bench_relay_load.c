@@ -72,6 +72,7 @@
 #include <unistd.h>
 #include "bench_events.h"
 #include "nostr.h"
+#include "bench_util.h"
 
 enum { ROLE_PUB, ROLE_REQ, ROLE_SUB, ROLE_IDLE };
 enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_DEAD };
@@ -164,22 +165,6 @@ static void *xmalloc(size_t n)
     void *p = calloc(1, n ? n : 1);
     if (!p) die("out of memory");
     return p;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* p-th percentile (0..100) of v (sorted in place); 0 for none */
-static double pct(double *v, size_t n, double p)
-{
-    size_t k;
-    if (!n) return 0;
-    qsort(v, n, sizeof *v, cmp_d);
-    k = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-    return v[k < n ? k : n - 1];
 }
 
 static double med(double *v, int n)

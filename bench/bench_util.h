@@ -26,6 +26,16 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
+/* p-th percentile (0..100) of v (sorted in place); 0 for none. */
+static double pct(double *v, size_t n, double p)
+{
+    size_t k;
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    k = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+    return v[k < n ? k : n - 1];
+}
+
 /* The whole file, NUL-terminated; NULL on failure. */
 static char *read_all(const char *path, size_t *len)
 {
