@@ -49,8 +49,12 @@ fuzz_all() {
   local dir=build/fuzz ok=0
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DNOSTR_FUZZ=ON -DNOSTR_BENCH=OFF \
       -DNOSTR_WITH_PGWIRE=OFF -DNOSTR_WITH_RABBITMQ=OFF >/dev/null || return 1
-  cmake --build "$dir" -j"$JOBS" >/dev/null || return 1
-  for f in "$dir"/fuzz_*; do
+  local targets=() src
+  for src in fuzz/fuzz_*.c; do targets+=("$(basename "$src" .c)"); done
+  cmake --build "$dir" -j"$JOBS" --target "${targets[@]}" >"$dir.build.log" 2>&1 ||
+    { grep -E -A5 "error|Error" "$dir.build.log" | head -60; return 1; }
+  for src in "${targets[@]}"; do
+    local f=$dir/$src
     local name=${f##*/fuzz_} corpus=fuzz/corpus/${f##*/fuzz_}
     mkdir -p "$corpus" "$dir/new-$name" "$dir/crashes"
     echo "fuzz $name for ${FUZZ_SECONDS}s"
