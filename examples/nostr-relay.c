@@ -711,6 +711,122 @@ static void verify_pool_free(verify_pool *vp)
     if (vp->efd >= 0) close(vp->efd);
 }
 
+/* ---- the built-in store's log writes on a writer thread ----
+ * The loop hands a batch (nostr_store_builtin_commit_begin) to the writer,
+ * which writes and fsyncs it and wakes the loop through an eventfd; the
+ * loop ends the batch (the puts' OKs go out) and hands over the next. The
+ * loop never waits for the disk, and an fsync covers every event that
+ * arrived while the previous one ran. */
+
+typedef struct committer {
+    nostr_store_builtin *st;
+    pthread_t thread;
+    int running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    nostr_store_builtin_batch *todo; /* handed to the writer */
+    nostr_store_builtin_batch *done; /* written, back to the loop */
+    int stop;
+    int efd;
+    nostr_store_builtin_batch *out; /* loop thread: begun, not yet ended */
+    unsigned long long batches;     /* loop thread: for /metrics */
+} committer;
+
+static void *committer_main(void *arg)
+{
+    committer *cm = (committer *)arg;
+    uint64_t one = 1;
+    pthread_mutex_lock(&cm->mu);
+    for (;;) {
+        nostr_store_builtin_batch *b;
+        while (!cm->todo && !cm->stop) pthread_cond_wait(&cm->cv, &cm->mu);
+        if (!cm->todo) break;
+        b = cm->todo;
+        cm->todo = NULL;
+        pthread_mutex_unlock(&cm->mu);
+        (void)nostr_store_builtin_commit_write(b); /* the loop sees the result at end */
+        pthread_mutex_lock(&cm->mu);
+        cm->done = b;
+        pthread_cond_broadcast(&cm->cv);
+        if (write(cm->efd, &one, sizeof one) < 0) { /* already signalled */
+        }
+    }
+    pthread_mutex_unlock(&cm->mu);
+    return NULL;
+}
+
+static int committer_start(committer *cm, nostr_store_builtin *st)
+{
+    memset(cm, 0, sizeof *cm);
+    cm->st = st;
+    cm->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (cm->efd < 0) return -1;
+    pthread_mutex_init(&cm->mu, NULL);
+    pthread_cond_init(&cm->cv, NULL);
+    if (pthread_create(&cm->thread, NULL, committer_main, cm) != 0) {
+        pthread_mutex_destroy(&cm->mu);
+        pthread_cond_destroy(&cm->cv);
+        close(cm->efd);
+        cm->efd = -1;
+        return -1;
+    }
+    cm->running = 1;
+    return 0;
+}
+
+/* Loop thread: end the written batch, if there is one; with wait, wait
+ * for the batch out. 0, or -1 when the write failed. */
+static int committer_reap(committer *cm, int wait)
+{
+    nostr_store_builtin_batch *b;
+    uint64_t count;
+    if (!cm->out) return 0;
+    if (read(cm->efd, &count, sizeof count) < 0) { /* EAGAIN: look anyway */
+    }
+    pthread_mutex_lock(&cm->mu);
+    while (wait && !cm->done) pthread_cond_wait(&cm->cv, &cm->mu);
+    b = cm->done;
+    cm->done = NULL;
+    pthread_mutex_unlock(&cm->mu);
+    if (!b) return 0;
+    cm->out = NULL;
+    cm->batches++;
+    return nostr_store_builtin_commit_end(cm->st, b) == NOSTR_OK ? 0 : -1;
+}
+
+/* Loop thread: hand the next batch to the writer unless one is out. */
+static int committer_kick(committer *cm)
+{
+    nostr_store_builtin_batch *b = NULL;
+    int rc;
+    if (cm->out) return 0;
+    rc = nostr_store_builtin_commit_begin(cm->st, &b);
+    if (!b) return rc == NOSTR_OK ? 0 : -1;
+    cm->out = b;
+    pthread_mutex_lock(&cm->mu);
+    cm->todo = b;
+    pthread_cond_signal(&cm->cv);
+    pthread_mutex_unlock(&cm->mu);
+    return 0;
+}
+
+/* Wait for the batch out, then stop the writer. */
+static void committer_stop(committer *cm)
+{
+    if (!cm->running) return;
+    (void)committer_reap(cm, 1);
+    pthread_mutex_lock(&cm->mu);
+    cm->stop = 1;
+    pthread_cond_signal(&cm->cv);
+    pthread_mutex_unlock(&cm->mu);
+    pthread_join(cm->thread, NULL);
+    pthread_mutex_destroy(&cm->mu);
+    pthread_cond_destroy(&cm->cv);
+    close(cm->efd);
+    cm->efd = -1;
+    cm->running = 0;
+}
+
 /* ---- the server: listener, connections, the loop ---- */
 
 typedef struct conn {
@@ -746,13 +862,14 @@ typedef struct server {
     /* the store */
     nostr_store store;
     nostr_store_builtin *builtin;
+    committer cm; /* the built-in store's writer */
 #ifdef NOSTR_WITH_PGWIRE
     nostr_pgwire *pg;
 #endif
 } server;
 
 /* Tags for epoll's data pointer other than connections. */
-static char tag_listener, tag_verify, tag_signal;
+static char tag_listener, tag_verify, tag_signal, tag_commit;
 
 static void metric(nostr_buf *b, const char *name, const char *type, const char *help, unsigned long long v)
 {
@@ -1065,8 +1182,11 @@ static void free_graveyard(server *s)
     }
 }
 
+/* Once per loop iteration (group commit): the built-in store's batch goes
+ * to the writer thread; pgwire commits here. */
 static int store_commit(server *s)
 {
+    if (s->builtin && s->cm.running) return committer_kick(&s->cm) == 0 ? NOSTR_OK : NOSTR_ERR_CLOSED;
     if (s->builtin) return nostr_store_builtin_commit(s->builtin);
 #ifdef NOSTR_WITH_PGWIRE
     if (s->pg) return nostr_pgwire_commit(s->pg);
@@ -1248,6 +1368,9 @@ static void run_loop(server *s, const options *o)
                 accept_all(s);
             else if (tag == &tag_verify)
                 verify_pool_drain(&s->vp, s->relay);
+            else if (tag == &tag_commit) {
+                if (committer_reap(&s->cm, 0) != 0) logf_(NOSTR_LOG_ERROR, "store: writing the log failed");
+            }
             else if (tag == &tag_signal)
                 handle_signal(s, o->shutdown_timeout_ms);
             else {
@@ -1266,8 +1389,8 @@ static void run_loop(server *s, const options *o)
                 }
             }
         }
-        /* group commit: one fsync for every event of this iteration; the
-         * completions queue the OKs */
+        /* group commit: one fsync for every event since the last batch;
+         * the completions queue the OKs */
         if (store_commit(s) != NOSTR_OK && monotonic_ms() - s->last_commit_log_ms >= 1000) {
             logf_(NOSTR_LOG_ERROR, "store commit failed%s%s", *store_error(s) ? ": " : "", store_error(s));
             s->last_commit_log_ms = monotonic_ms();
@@ -1342,6 +1465,10 @@ static int run(options *o)
     cb.log = log_msg;
     cb.http_hook = http_hook;
     if (s.vp.nthreads > 0) cb.verify = verify_cb;
+    if (s.builtin && committer_start(&s.cm, s.builtin) != 0) {
+        logf_(NOSTR_LOG_ERROR, "cannot start the store's writer thread");
+        goto out;
+    }
     s.serve_metrics = o->rc.serve_metrics != -1;
     s.started_ms = realtime_ms();
     o->rc.ctx = ctx;
@@ -1354,7 +1481,8 @@ static int run(options *o)
 
     s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (epoll_add(s.epfd, s.lfd, &tag_listener) != 0 || epoll_add(s.epfd, s.sigfd, &tag_signal) != 0 ||
-        (s.vp.nthreads > 0 && epoll_add(s.epfd, s.vp.efd, &tag_verify) != 0)) {
+        (s.vp.nthreads > 0 && epoll_add(s.epfd, s.vp.efd, &tag_verify) != 0) ||
+        (s.cm.running && epoll_add(s.epfd, s.cm.efd, &tag_commit) != 0)) {
         logf_(NOSTR_LOG_ERROR, "epoll: %s", strerror(errno));
         goto out;
     }
@@ -1367,11 +1495,13 @@ static int run(options *o)
     while (s.all) conn_close(&s, s.all, 0);
     verify_pool_stop(&s.vp);
     verify_pool_drain(&s.vp, s.relay);
+    committer_stop(&s.cm); /* the batch out is written and ended; the rest commits here */
     if (store_commit(&s) != NOSTR_OK) logf_(NOSTR_LOG_ERROR, "store commit failed");
     drain_wakes(&s);
     free_graveyard(&s);
     rc = 0;
 out:
+    committer_stop(&s.cm);
     /* the store first: its pending completions are dropped, not run into a freed relay */
     close_store(&s);
     if (s.relay) nostr_relay_free(s.relay);

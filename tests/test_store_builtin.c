@@ -5,7 +5,10 @@
  * against a brute-force scan with nostr_filter_matches. */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "test.h"
@@ -412,6 +415,110 @@ static void test_group_commit(void)
     tev_free(a);
     tev_free(b);
     tev_free(old);
+    rmdir_all(dir);
+}
+
+/* Pipelined commit: the batch is written on another thread while puts go
+ * on; they join the next batch. One batch at a time. */
+static void *write_batch(void *b)
+{
+    return (void *)(size_t)(nostr_store_builtin_commit_write((nostr_store_builtin_batch *)b) == NOSTR_OK);
+}
+
+static void test_pipelined_commit(void)
+{
+    char dir[64], path[128];
+    nostr_store_builtin *s;
+    nostr_store it;
+    nostr_keys k;
+    tev *a, *b, *c;
+    putw wa, wb, wc;
+    nostr_store_builtin_batch *batch = NULL, *other = (nostr_store_builtin_batch *)&wa;
+    pthread_t th;
+    void *ok = NULL;
+    long long size0;
+    tmpdir(dir, sizeof dir);
+    key_from(9, &k);
+    a = mk(&k, 1, 1600000001, "in the first batch", (const char *)NULL);
+    b = mk(&k, 1, 1600000002, "also in the first batch", (const char *)NULL);
+    c = mk(&k, 1, 1600000003, "put while the first is written", (const char *)NULL);
+    s = open_store(dir);
+    CHECK(s != NULL);
+    if (!s) return;
+    it = nostr_store_builtin_iface(s);
+    size0 = file_size(log_path(dir, path, sizeof path));
+    CHECK_EQ(nostr_store_builtin_commit_begin(s, &batch), NOSTR_OK);
+    CHECK(batch == NULL); /* nothing to write */
+    CHECK_EQ(put_nowait(&it, a, &wa), NOSTR_OK);
+    CHECK_EQ(put_nowait(&it, b, &wb), NOSTR_OK);
+    CHECK_EQ(nostr_store_builtin_commit_begin(s, &batch), NOSTR_OK);
+    CHECK(batch != NULL);
+    if (!batch) return;
+    CHECK_EQ(nostr_store_builtin_commit_begin(s, &other), NOSTR_ERR_BUSY);
+    CHECK(other == NULL);
+    CHECK_EQ(nostr_store_builtin_commit(s), NOSTR_ERR_BUSY);
+    CHECK_EQ(nostr_store_builtin_compact(s), NOSTR_ERR_BUSY);
+    CHECK_EQ(pthread_create(&th, NULL, write_batch, batch), 0);
+    CHECK_EQ(put_nowait(&it, c, &wc), NOSTR_OK); /* goes on while the batch is written */
+    CHECK_EQ(it.has(it.self, c->ev.id), 1);
+    pthread_join(th, &ok);
+    CHECK(ok != NULL);
+    CHECK_EQ(wa.fired, 0); /* written, but completed only at end */
+    CHECK_EQ(file_size(path), size0 + 2 * 9 + (long long)(a->len + b->len));
+    CHECK_EQ(nostr_store_builtin_commit_end(s, batch), NOSTR_OK);
+    CHECK_EQ(wa.fired, 1);
+    CHECK_EQ(wa.result, NOSTR_STORE_SAVED);
+    CHECK_EQ(wb.fired, 1);
+    CHECK_EQ(wc.fired, 0); /* the next batch's */
+    CHECK_EQ(nostr_store_builtin_commit_end(s, batch), NOSTR_ERR_ARG); /* ended once */
+    CHECK_EQ(nostr_store_builtin_commit_begin(s, &batch), NOSTR_OK);
+    CHECK(batch != NULL);
+    if (batch) {
+        CHECK_EQ(nostr_store_builtin_commit_write(batch), NOSTR_OK);
+        CHECK_EQ(nostr_store_builtin_commit_end(s, batch), NOSTR_OK);
+    }
+    CHECK_EQ(wc.fired, 1);
+    CHECK_EQ(wc.result, NOSTR_STORE_SAVED);
+    nostr_store_builtin_close(s);
+    s = open_store(dir);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ(live_events(s), 3);
+        it = nostr_store_builtin_iface(s);
+        /* a write that fails (the file size limit, EFBIG): the batch's puts
+         * fail, the store refuses more, and nothing torn is kept */
+        {
+            struct rlimit old, lim;
+            tev *d = mk(&k, 1, 1600000004, "does not fit under the file size limit", (const char *)NULL);
+            putw wd, we;
+            signal(SIGXFSZ, SIG_IGN);
+            getrlimit(RLIMIT_FSIZE, &old);
+            lim = old;
+            lim.rlim_cur = (rlim_t)file_size(path) + 4;
+            CHECK_EQ(put_nowait(&it, d, &wd), NOSTR_OK);
+            CHECK_EQ(nostr_store_builtin_commit_begin(s, &batch), NOSTR_OK);
+            CHECK(batch != NULL);
+            setrlimit(RLIMIT_FSIZE, &lim);
+            if (batch) CHECK_EQ(nostr_store_builtin_commit_write(batch), NOSTR_ERR_CLOSED);
+            setrlimit(RLIMIT_FSIZE, &old);
+            if (batch) CHECK_EQ(nostr_store_builtin_commit_end(s, batch), NOSTR_ERR_CLOSED);
+            CHECK_EQ(wd.fired, 1);
+            CHECK_EQ(wd.result, NOSTR_ERR_CLOSED);
+            CHECK_EQ(put_nowait(&it, a, &we), NOSTR_ERR_CLOSED);
+            nostr_store_builtin_close(s);
+            s = open_store(dir); /* the 4 torn bytes are cut at open */
+            CHECK(s != NULL);
+            if (s) {
+                CHECK_EQ(live_events(s), 3);
+                nostr_store_builtin_close(s);
+            }
+            signal(SIGXFSZ, SIG_DFL);
+            tev_free(d);
+        }
+    }
+    tev_free(a);
+    tev_free(b);
+    tev_free(c);
     rmdir_all(dir);
 }
 
@@ -1181,6 +1288,7 @@ int main(void)
     TEST_RUN(test_conformance_disk);
     TEST_RUN(test_persistence);
     TEST_RUN(test_group_commit);
+    TEST_RUN(test_pipelined_commit);
     TEST_RUN(test_reentrant);
     TEST_RUN(test_lock);
     fast_fsync = 1;

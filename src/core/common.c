@@ -45,6 +45,7 @@ NOSTRDEF const char *nostr_strerror(int code)
     case NOSTR_ERR_CLOSED: return "connection closed";
     case NOSTR_ERR_TIMEOUT: return "timed out";
     case NOSTR_ERR_NET: return "network error";
+    case NOSTR_ERR_BUSY: return "busy: one already in progress";
     default: return "unknown error";
     }
 }

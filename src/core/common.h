@@ -51,7 +51,8 @@ enum {
     NOSTR_ERR_CLOSED = -32,      /* the connection is closed */
     NOSTR_ERR_TIMEOUT = -33,     /* no answer in time */
     NOSTR_ERR_NET = -34,         /* name resolution or socket failure */
-    NOSTR_ERR__LAST = -35
+    NOSTR_ERR_BUSY = -35,        /* an operation that allows one at a time is still out */
+    NOSTR_ERR__LAST = -36
 };
 
 NOSTRDEF const char *nostr_strerror(int code);

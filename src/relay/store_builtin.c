@@ -83,6 +83,16 @@ typedef struct nostr__store_waiter {
     void *user;
 } nostr__store_waiter;
 
+/* The batch a pipelined commit writes: what the loop thread handed over
+ * (records and their puts), and what the writing thread found. */
+struct nostr_store_builtin_batch {
+    nostr_buf data;
+    nostr__store_waiter *waiters;
+    size_t nwaiters, cap_waiters;
+    int fd, no_fsync;
+    int err; /* errno of a failed write or fsync, else 0 */
+};
+
 struct nostr_store_builtin {
     nostr_allocator alc;
     const nostr_allocator *al;
@@ -106,6 +116,8 @@ struct nostr_store_builtin {
     nostr_buf pending; /* log records not yet written */
     nostr__store_waiter *waiters;
     size_t nwaiters, cap_waiters;
+    nostr_store_builtin_batch batch; /* one pipelined batch, reused */
+    int batch_out;                   /* begun and not yet ended */
     int in_query;
     nostr_arena scratch; /* event parsing during replay */
     void *scratch_mem;   /* its first block */
@@ -884,12 +896,17 @@ static int nostr__store_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int nostr__store_fsync(nostr_store_builtin *st, int fd)
+static int nostr__store_fsync_fd(int fd, int no_fsync)
 {
-    if (st->no_fsync) return 0;
+    if (no_fsync) return 0;
     while (fsync(fd) != 0)
         if (errno != EINTR) return -1;
     return 0;
+}
+
+static int nostr__store_fsync(nostr_store_builtin *st, int fd)
+{
+    return nostr__store_fsync_fd(fd, st->no_fsync);
 }
 
 /* Write and fsync the pending records; 0 or -1 (the store is failed). */
@@ -935,12 +952,80 @@ NOSTRDEF int nostr_store_builtin_commit(nostr_store_builtin *s)
 {
     int failed;
     if (!s) return NOSTR_ERR_ARG;
+    if (s->batch_out) return NOSTR_ERR_BUSY;
     failed = nostr__store_flush(s) != 0;
     if (failed)
         nostr__store_finish_waiters(s, NOSTR_ERR_CLOSED, "store: the log could not be written");
     else
         nostr__store_finish_waiters(s, NOSTR_STORE_SAVED, NULL);
     return failed ? NOSTR_ERR_CLOSED : NOSTR_OK;
+}
+
+NOSTRDEF int nostr_store_builtin_commit_begin(nostr_store_builtin *s, nostr_store_builtin_batch **out)
+{
+    nostr_store_builtin_batch *b;
+    nostr__store_waiter *w;
+    size_t cap;
+    nostr_buf tmp;
+    if (!s || !out) return NOSTR_ERR_ARG;
+    *out = NULL;
+    if (s->batch_out) return NOSTR_ERR_BUSY;
+    if (s->fd < 0 || s->failed || !s->pending.len) return nostr_store_builtin_commit(s);
+    /* swap the pending records and waiters with the batch's emptied ones */
+    b = &s->batch;
+    nostr_buf_clear(&b->data);
+    tmp = b->data;
+    b->data = s->pending;
+    s->pending = tmp;
+    w = b->waiters;
+    cap = b->cap_waiters;
+    b->waiters = s->waiters;
+    b->nwaiters = s->nwaiters;
+    b->cap_waiters = s->cap_waiters;
+    s->waiters = w;
+    s->nwaiters = 0;
+    s->cap_waiters = cap;
+    b->fd = s->fd;
+    b->no_fsync = s->no_fsync;
+    b->err = 0;
+    s->batch_out = 1;
+    *out = b;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_store_builtin_commit_write(nostr_store_builtin_batch *b)
+{
+    if (!b) return NOSTR_ERR_ARG;
+    if (nostr__store_write_all(b->fd, b->data.data, b->data.len) != 0 || nostr__store_fsync_fd(b->fd, b->no_fsync) != 0)
+        b->err = errno ? errno : EIO;
+    return b->err ? NOSTR_ERR_CLOSED : NOSTR_OK;
+}
+
+NOSTRDEF int nostr_store_builtin_commit_end(nostr_store_builtin *s, nostr_store_builtin_batch *b)
+{
+    size_t i, n;
+    int result = NOSTR_STORE_SAVED;
+    const char *msg = NULL;
+    if (!s || b != &s->batch || !s->batch_out) return NOSTR_ERR_ARG;
+    if (b->err) {
+        NOSTR__STORE_LOGF(s, NOSTR_LOG_ERROR, "store: writing %s failed: %s; no more writes", s->path,
+                          strerror(b->err));
+        s->failed = 1;
+        result = NOSTR_ERR_CLOSED;
+        msg = "store: the log could not be written";
+    } else {
+        s->log_bytes += b->data.len;
+    }
+    nostr_buf_clear(&b->data);
+    if (b->data.cap > (8u << 20)) nostr_buf_free(&b->data); /* give back a burst's buffer */
+    /* batch_out stays set through the completions: one that commits gets
+     * NOSTR_ERR_BUSY instead of reusing the array being walked; new puts
+     * go to s->waiters, a different array */
+    n = b->nwaiters;
+    b->nwaiters = 0;
+    for (i = 0; i < n; i++) b->waiters[i].fn(b->waiters[i].user, result, msg);
+    s->batch_out = 0;
+    return result == NOSTR_STORE_SAVED ? NOSTR_OK : NOSTR_ERR_CLOSED;
 }
 
 /* Reads the log sequentially through a window. */
@@ -1627,6 +1712,8 @@ static void nostr__store_free_all(nostr_store_builtin *st)
     nostr_free(st->al, st->scratch_mem);
     nostr_buf_free(&st->pending);
     nostr_free(st->al, st->waiters);
+    nostr_buf_free(&st->batch.data);
+    nostr_free(st->al, st->batch.waiters);
     if (st->fd >= 0) close(st->fd);
     if (st->dirfd >= 0) close(st->dirfd); /* releases the lock */
     nostr_free(st->al, st->dir);
@@ -1740,6 +1827,7 @@ NOSTRDEF int nostr_store_builtin_open(nostr_store_builtin **out, const nostr_sto
     st->seed = nostr__store_mix((uint64_t)(size_t)st ^ 0x6a09e667f3bcc908ULL);
     nostr_arena_init(&st->keys, NULL, 0, st->al);
     nostr_buf_init(&st->pending, st->al);
+    nostr_buf_init(&st->batch.data, st->al);
     st->scratch_mem = nostr_alloc(st->al, 65536);
     if (!st->scratch_mem) rc = NOSTR_ERR_NOMEM;
     nostr_arena_init(&st->scratch, st->scratch_mem, st->scratch_mem ? 65536 : 0, st->al);
@@ -1763,6 +1851,7 @@ NOSTRDEF int nostr_store_builtin_compact(nostr_store_builtin *s)
     unsigned long long size;
     nostr_buf out;
     if (!s) return NOSTR_ERR_ARG;
+    if (s->batch_out) return NOSTR_ERR_BUSY;
     if (nostr_store_builtin_commit(s) != NOSTR_OK) return NOSTR_ERR_CLOSED;
     if (s->fd < 0) return NOSTR_OK;
     tmp = nostr__store_strcat(s, s->path, ".tmp");

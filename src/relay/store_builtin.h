@@ -44,6 +44,25 @@ NOSTRDEF int nostr_store_builtin_open(nostr_store_builtin **out, const nostr_sto
  * no completion (store.h); nostr_store_builtin_close commits first. */
 NOSTRDEF nostr_store nostr_store_builtin_iface(nostr_store_builtin *s);
 NOSTRDEF int nostr_store_builtin_commit(nostr_store_builtin *s);
+
+/* Pipelined group commit, for an application whose loop must not wait
+ * for the disk: the write and fsync of one batch run on another thread
+ * while the loop goes on taking puts (they join the next batch).
+ *   nostr_store_builtin_commit_begin(s, &b)  loop thread: takes the
+ *       records and puts since the last batch; b is NULL when there is
+ *       nothing to write (puts already completed, or memory mode)
+ *   nostr_store_builtin_commit_write(b)      any thread: write + fsync;
+ *       touches only the batch and the log file, never the store
+ *   nostr_store_builtin_commit_end(s, b)     loop thread: completes the
+ *       batch's puts (SAVED, or NOSTR_ERR_CLOSED when the write failed,
+ *       which fails the store as commit does)
+ * One batch at a time: while one is out, begin, commit and compact answer
+ * NOSTR_ERR_BUSY; end it before close. Puts are visible to queries at
+ * once, as with commit; only their completions wait. */
+typedef struct nostr_store_builtin_batch nostr_store_builtin_batch;
+NOSTRDEF int nostr_store_builtin_commit_begin(nostr_store_builtin *s, nostr_store_builtin_batch **out);
+NOSTRDEF int nostr_store_builtin_commit_write(nostr_store_builtin_batch *b);
+NOSTRDEF int nostr_store_builtin_commit_end(nostr_store_builtin *s, nostr_store_builtin_batch *b);
 /* Rewrite the log with only live events (commits first). Not from inside
  * a completion or row callback. */
 NOSTRDEF int nostr_store_builtin_compact(nostr_store_builtin *s);
