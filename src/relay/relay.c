@@ -13,7 +13,13 @@ enum { NOSTR__RELAY_MODE_HTTP = 0, NOSTR__RELAY_MODE_WS = 1 };
 #define NOSTR__RELAY_PURGE_MS 60000
 #define NOSTR__RELAY_SWEEP_MS 10000
 #define NOSTR__RELAY_AUTH_WINDOW_S 600
-#define NOSTR__RELAY_KEEP_BUF 16384 /* buffers above this are freed when empty */
+#define NOSTR__RELAY_KEEP_BUF 16384 /* an idle connection keeps buffers up to this size */
+/* An output buffer drained empty is kept for the next burst (a busy
+ * connection re-growing it every time pays realloc copies and page faults)
+ * and freed by the tick once it has stayed empty this long, or at once
+ * when it is over NOSTR__RELAY_KEEP_MAX. */
+#define NOSTR__RELAY_KEEP_MS 1000
+#define NOSTR__RELAY_KEEP_MAX (4u << 20)
 #define NOSTR__RELAY_IP_MAX 64
 #define NOSTR__RELAY_COMPACT 65536
 
@@ -101,6 +107,7 @@ struct nostr_relay_conn {
     int should_close;
     int forced; /* output dropped: close now */
     long long last_in_ms, last_ping_ms;
+    long long drained_ms; /* when out last became empty */
     /* closing with output left: when tick first saw no progress, and the
      * consumed total it saw then (the clock may have stood still while
      * the loop was busy, so the grace period is counted in ticks' time) */
@@ -1642,7 +1649,8 @@ NOSTRDEF void nostr_relay_consume(nostr_relay *r, nostr_relay_conn *c, size_t n)
     r->st.bytes_out += n;
     if (c->out_off == c->out.len) {
         c->out.len = c->out_off = c->out_fb = 0;
-        if (c->out.cap > NOSTR__RELAY_KEEP_BUF) nostr_buf_free(&c->out);
+        c->drained_ms = r->now_ms;
+        if (c->out.cap > NOSTR__RELAY_KEEP_MAX) nostr_buf_free(&c->out);
         return;
     }
     if (c->out_off < NOSTR__RELAY_COMPACT || c->out_off < c->out.len / 2) return;
@@ -1685,6 +1693,8 @@ NOSTRDEF void nostr_relay_tick(nostr_relay *r, long long now_ms)
         long long idle = now_ms - c->last_in_ms;
         next = c->next;
         if (c->forced) continue;
+        if (c->out.cap > NOSTR__RELAY_KEEP_BUF && c->out.len == 0 && now_ms - c->drained_ms >= NOSTR__RELAY_KEEP_MS)
+            nostr_buf_free(&c->out); /* idle memory */
         if (c->should_close) {
             if (!nostr__relay_pending(c)) continue;
             if (!c->stall_ms || c->consumed != c->stall_consumed) {
