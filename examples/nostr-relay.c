@@ -1534,7 +1534,7 @@ int main(int argc, char **argv)
 #ifdef __GLIBC__
     /* Events in flight (thousands of copies waiting for verification) are
      * freed and allocated again all the time: with glibc's default the heap
-     * top is given back to the kernel and faulted in again page by page,
+     * top is given back to the kernel and faulted in again page by page
      * (page faults fell from 23% to 14% of the loop thread under the ingest
      * benchmark; the rest is the store growing). Keep up to 64 MiB
      * of free heap, and serve allocations up to 4 MiB from it. */
