@@ -106,6 +106,11 @@ typedef struct nostr_store {
     long long (*purge)(void *self, long long now);
     /* Release everything; pending callbacks are not called. */
     void (*destroy)(void *self);
+    /* 1 when queries see a put at once, before its completion (the
+     * built-in store); 0 when only after (pgwire). The relay uses it so
+     * that a REQ whose stored events already held an event does not get
+     * it again live when the put completes. */
+    int visible_at_put;
 } nostr_store;
 
 /* ---- subindex: live subscriptions indexed for fan-out ----
@@ -2940,6 +2945,7 @@ NOSTRDEF nostr_store nostr_store_builtin_iface(nostr_store_builtin *s)
     it.commit = nostr__store_commit_iface;
     it.purge = nostr__store_purge;
     it.destroy = nostr__store_destroy;
+    it.visible_at_put = 1;
     return it;
 }
 
@@ -3189,6 +3195,7 @@ typedef struct nostr__relay_ingest {
     nostr_event ev;
     const char *json;
     size_t len;
+    unsigned long long seq; /* its put's number (nostr_relay.put_seq) */
 } nostr__relay_ingest;
 
 struct nostr__relay_sub {
@@ -3196,6 +3203,7 @@ struct nostr__relay_sub {
     nostr__relay_query *query; /* stored events still coming */
     nostr__relay_filters *fs;
     nostr_buf held; /* live frames that arrived before EOSE */
+    unsigned long long seen_seq; /* puts up to this number were visible to its query */
     int in_index;
     size_t id_len, prefix_len;
     char id[65];
@@ -3250,6 +3258,7 @@ struct nostr_relay {
     unsigned char *scratch_mem;
     nostr_buf tmp; /* one answer at a time */
     long long now_ms, last_purge_ms, last_sweep_ms;
+    unsigned long long put_seq; /* puts handed to the store so far */
     int shutting_down;
     int have_url;
     char url[256]; /* cfg.relay_url normalised */
@@ -3828,6 +3837,7 @@ typedef struct nostr__relay_fan {
     nostr_relay *r;
     const char *json;
     size_t len;
+    unsigned long long seq; /* 0, or skip subscriptions whose query saw put seq */
 } nostr__relay_fan;
 
 static void nostr__relay_fan_one(void *user, void *owner)
@@ -3835,16 +3845,19 @@ static void nostr__relay_fan_one(void *user, void *owner)
     nostr__relay_fan *f = (nostr__relay_fan *)user;
     nostr__relay_sub *s = (nostr__relay_sub *)owner;
     if (!nostr__relay_can_send(s->conn)) return;
+    if (f->seq && f->seq <= s->seen_seq) return; /* its stored events held this one */
     f->r->st.events_delivered++;
     nostr__relay_sub_live(s, f->json, f->len);
 }
 
-static void nostr__relay_fanout(nostr_relay *r, const nostr_event *ev, const char *json, size_t len)
+static void nostr__relay_fanout(nostr_relay *r, const nostr_event *ev, const char *json, size_t len,
+                                unsigned long long seq)
 {
     nostr__relay_fan f;
     f.r = r;
     f.json = json;
     f.len = len;
+    f.seq = seq;
     (void)nostr_subindex_match(r->ix, ev, nostr__relay_fan_one, &f);
 }
 
@@ -3932,7 +3945,7 @@ static void nostr__relay_put_done(void *user, int result, const char *msg)
     case NOSTR_STORE_SAVED:
         r->st.events_stored++;
         nostr__relay_ok(c, x->ev.id, 1, "");
-        nostr__relay_fanout(r, &x->ev, x->json, x->len);
+        nostr__relay_fanout(r, &x->ev, x->json, x->len, r->store.visible_at_put ? x->seq : 0);
         break;
     case NOSTR_STORE_DUPLICATE:
         nostr__relay_reject(c, r, x->ev.id, NOSTR_RELAY_REJ_DUPLICATE, "duplicate: already have this event");
@@ -3970,11 +3983,12 @@ static void nostr__relay_verified(nostr_relay *r, nostr__relay_ingest *x, int re
     if (nostr_kind_class(x->ev.kind) == NOSTR_KIND_EPHEMERAL) {
         r->st.events_ephemeral++;
         nostr__relay_ok(c, x->ev.id, 1, "");
-        nostr__relay_fanout(r, &x->ev, x->json, x->len);
+        nostr__relay_fanout(r, &x->ev, x->json, x->len, 0);
         nostr__relay_rec_free(&x->rec);
         return;
     }
     /* the completion may run inside put and free x */
+    x->seq = ++r->put_seq;
     rc = r->store.put(r->store.self, &x->ev, x->json, x->len, nostr__relay_put_done, x);
     if (rc < 0) {
         nostr__relay_log(r, NOSTR_LOG_WARN, "relay: store put failed");
@@ -4200,6 +4214,7 @@ static void nostr__relay_on_req(nostr_relay_conn *c, const nostr_msg *m)
     fs->refs++;
     q->t0_us = r->cb.now_us ? r->cb.now_us(r->cb.user) : -1;
     s->query = q;
+    s->seen_seq = r->put_seq;
     nostr__relay_rec_link(r, &q->rec, c, NOSTR__RELAY_QUERY);
     /* rows and done may run inside query (and free q) */
     rc = r->store.query(r->store.self, fs->f, fs->n, nostr__relay_now_s(r), nostr__relay_q_row, nostr__relay_q_done, q);
@@ -5041,7 +5056,7 @@ NOSTRDEF int nostr_relay_write_info(const nostr_relay *r, nostr_buf *out)
 NOSTRDEF void nostr_relay_broadcast(nostr_relay *r, const nostr_event *ev, const char *json, size_t len)
 {
     if (!r || !ev || !json || !len) return;
-    nostr__relay_fanout(r, ev, json, len);
+    nostr__relay_fanout(r, ev, json, len, 0);
 }
 
 NOSTRDEF void *nostr_relay_conn_user(const nostr_relay_conn *c)

@@ -825,7 +825,7 @@ static void test_event_req_live(void)
 static void test_ok_after_commit(void)
 {
     tenv e;
-    tclient a, b;
+    tclient a, b, c;
     nostr_keys k;
     tev t;
     char dir[] = "/tmp/test_relay_XXXXXX", path[64];
@@ -844,9 +844,18 @@ static void test_ok_after_commit(void)
     EXPECT_NONE(&b);
     tc_send(&a, t.msg); /* visible to duplicate checks before the commit */
     EXPECT_MSG(&a, ok_msg(&t, "true,\"duplicate: already have this event\"]"));
-    env_settle(&e);
-    EXPECT_MSG(&a, ok_true(&t));
-    EXPECT_MSG(&b, ev_msg("s", &t));
+    /* a REQ between the put and its commit gets the event with its stored
+     * events, and not again live when the put completes */
+    {
+        tc_open(&e, &c, NULL);
+        tc_send(&c, "[\"REQ\",\"late\",{}]");
+        EXPECT_MSG(&c, ev_msg("late", &t));
+        EXPECT_MSG(&c, "[\"EOSE\",\"late\"]");
+        env_settle(&e);
+        EXPECT_MSG(&a, ok_true(&t));
+        EXPECT_MSG(&b, ev_msg("s", &t));
+        EXPECT_NONE(&c);
+    }
     env_free(&e);
     snprintf(path, sizeof path, "%s/events.log", dir);
     CHECK(remove(path) == 0);

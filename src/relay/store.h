@@ -70,4 +70,9 @@ typedef struct nostr_store {
     long long (*purge)(void *self, long long now);
     /* Release everything; pending callbacks are not called. */
     void (*destroy)(void *self);
+    /* 1 when queries see a put at once, before its completion (the
+     * built-in store); 0 when only after (pgwire). The relay uses it so
+     * that a REQ whose stored events already held an event does not get
+     * it again live when the put completes. */
+    int visible_at_put;
 } nostr_store;

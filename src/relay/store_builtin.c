@@ -1753,6 +1753,7 @@ NOSTRDEF nostr_store nostr_store_builtin_iface(nostr_store_builtin *s)
     it.commit = nostr__store_commit_iface;
     it.purge = nostr__store_purge;
     it.destroy = nostr__store_destroy;
+    it.visible_at_put = 1;
     return it;
 }
 
