@@ -90,9 +90,9 @@ MANIFEST = {
         "impl": "NOSTR_GATEWAY_IMPLEMENTATION",
         "doc": "src/gateway/doc.txt",
         "includes": ["src/gateway/includes.h"],
-        "impl_includes": None,
-        "decls": ["src/gateway/gateway.h"],
-        "defs": ["src/gateway/gateway.c"],
+        "impl_includes": "src/gateway/impl_includes.c",
+        "decls": ["src/adapters/rabbitmq.h", "src/gateway/gateway.h"],
+        "defs": ["src/adapters/rabbitmq.c", "src/gateway/gateway.c"],
     },
 }
 

@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+/* ---- rabbitmq: the queue adapter (librabbitmq), NOSTR_WITH_RABBITMQ ---- */
+
 /* ---- gateway: declarations (issue 5) ---- */
 
 #ifdef __cplusplus
@@ -30,6 +32,15 @@ extern "C" {
 #ifdef NOSTR_GATEWAY_IMPLEMENTATION
 #ifndef NOSTR_GATEWAY_IMPLEMENTATION_DONE
 #define NOSTR_GATEWAY_IMPLEMENTATION_DONE
+
+/* The RabbitMQ adapter's client library (librabbitmq 0.11 as Debian ships
+ * it: headers at the include root, not under rabbitmq-c/). */
+#ifdef NOSTR_WITH_RABBITMQ
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#endif
+
+/* ---- rabbitmq: implementation ---- */
 
 /* ---- gateway: implementation (issue 5) ---- */
 

@@ -1,0 +1,1 @@
+/* ---- rabbitmq: the queue adapter (librabbitmq), NOSTR_WITH_RABBITMQ ---- */
