@@ -64,91 +64,12 @@
 #endif
 #include "nostr_relay.h"
 #include "cli.h"
+#include "serve.h"
 
 #define TICK_MS 250
 #define MAX_EPOLL_EVENTS 256
-#define READ_CHUNK 65536
-#define READS_PER_WAKEUP 4  /* fairness: at most this many reads per readiness */
-#define VERIFY_BATCH 32     /* jobs a worker takes at once */
 #define MAX_KIND_LIST 70000 /* entries in a kinds list after expanding ranges */
 #define MAX_PUBKEY_LIST 100000
-#define LINGER_MS 2000 /* how long a closed connection may take to send its EOF */
-
-/* ---- clocks ---- */
-
-static long long realtime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long monotonic_us(void *user)
-{
-    struct timespec ts;
-    (void)user;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- logging: one line per message on stderr, text or JSON ---- */
-
-static const char *level_name(int level)
-{
-    switch (level) {
-    case NOSTR_LOG_ERROR: return "error";
-    case NOSTR_LOG_WARN: return "warn";
-    case NOSTR_LOG_INFO: return "info";
-    default: return "debug";
-    }
-}
-
-static int log_json_format; /* set once in main before any thread starts */
-
-static void log_msg(void *user, int level, const char *msg)
-{
-    char ts[40];
-    long long now = realtime_ms();
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    (void)user;
-    gmtime_r(&secs, &tm);
-    strftime(ts, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + strlen(ts), sizeof ts - strlen(ts), ".%03dZ", (int)(now % 1000));
-    if (log_json_format) {
-        nostr_buf b;
-        nostr_buf_init(&b, NULL);
-        nostr_buf_append_str(&b, "{\"ts\":\"");
-        nostr_buf_append_str(&b, ts);
-        nostr_buf_append_str(&b, "\",\"level\":\"");
-        nostr_buf_append_str(&b, level_name(level));
-        nostr_buf_append_str(&b, "\",\"msg\":");
-        nostr_json_write_string(&b, msg, strlen(msg));
-        nostr_buf_append_str(&b, "}\n");
-        if (b.data) fwrite(b.data, 1, b.len, stderr);
-        nostr_buf_free(&b);
-    } else {
-        fprintf(stderr, "%s %s %s\n", ts, level_name(level), msg);
-    }
-    fflush(stderr);
-}
-
-static void logf_(int level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    log_msg(NULL, level, line);
-}
 
 /* ---- options: command line over config file ---- */
 
@@ -570,150 +491,6 @@ static int parse_args(options *o, int argc, char **argv)
     return -1;
 }
 
-/* ---- signature verification on worker threads ----
- * Jobs are linked through job->app: a FIFO to the workers under one mutex
- * and condition variable, a FIFO back under another, and an eventfd that
- * wakes the loop, which hands each result to nostr_relay_verify_done. */
-
-typedef struct job_fifo {
-    nostr_relay_verify_job *head, *tail;
-} job_fifo;
-
-static void fifo_push(job_fifo *q, nostr_relay_verify_job *job)
-{
-    job->app = NULL;
-    if (q->tail)
-        q->tail->app = job;
-    else
-        q->head = job;
-    q->tail = job;
-}
-
-typedef struct verify_pool {
-    const nostr_ctx *ctx;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job_fifo todo;
-    int stop;
-    pthread_mutex_t done_mu;
-    job_fifo done;
-    int efd;
-    pthread_t *threads;
-    int nthreads, joined;
-    unsigned long long submitted, completed; /* loop thread only: for /metrics */
-} verify_pool;
-
-static void *verify_worker(void *arg)
-{
-    verify_pool *vp = (verify_pool *)arg;
-    for (;;) {
-        nostr_relay_verify_job *batch, *job, *last = NULL;
-        int n = 0;
-        uint64_t one = 1;
-        pthread_mutex_lock(&vp->mu);
-        while (!vp->todo.head && !vp->stop) pthread_cond_wait(&vp->cv, &vp->mu);
-        if (!vp->todo.head) { /* stopping, and nothing left to do */
-            pthread_mutex_unlock(&vp->mu);
-            return NULL;
-        }
-        /* take up to VERIFY_BATCH jobs, leave the rest to the other workers */
-        batch = vp->todo.head;
-        for (job = batch; job && n < VERIFY_BATCH; job = (nostr_relay_verify_job *)job->app, n++) last = job;
-        vp->todo.head = (nostr_relay_verify_job *)last->app;
-        if (!vp->todo.head) vp->todo.tail = NULL;
-        last->app = NULL;
-        pthread_mutex_unlock(&vp->mu);
-
-        for (job = batch; job; job = (nostr_relay_verify_job *)job->app)
-            job->result = nostr_event_verify(vp->ctx, job->event);
-
-        pthread_mutex_lock(&vp->done_mu);
-        if (vp->done.tail)
-            vp->done.tail->app = batch;
-        else
-            vp->done.head = batch;
-        vp->done.tail = last;
-        pthread_mutex_unlock(&vp->done_mu);
-        if (write(vp->efd, &one, sizeof one) < 0) { /* the counter is already non-zero: the loop will look */
-        }
-    }
-}
-
-static int verify_submit(verify_pool *vp, nostr_relay_verify_job *job)
-{
-    vp->submitted++;
-    pthread_mutex_lock(&vp->mu);
-    fifo_push(&vp->todo, job);
-    pthread_cond_signal(&vp->cv);
-    pthread_mutex_unlock(&vp->mu);
-    return 0;
-}
-
-static int verify_pool_start(verify_pool *vp, const nostr_ctx *ctx, int nthreads)
-{
-    int i;
-    memset(vp, 0, sizeof *vp);
-    vp->ctx = ctx;
-    vp->efd = -1;
-    if (nthreads <= 0) return 0;
-    vp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    vp->threads = (pthread_t *)calloc((size_t)nthreads, sizeof *vp->threads);
-    if (vp->efd < 0 || !vp->threads) return -1;
-    pthread_mutex_init(&vp->mu, NULL);
-    pthread_cond_init(&vp->cv, NULL);
-    pthread_mutex_init(&vp->done_mu, NULL);
-    for (i = 0; i < nthreads; i++) {
-        if (pthread_create(&vp->threads[i], NULL, verify_worker, vp) != 0) break;
-        vp->nthreads++;
-    }
-    return vp->nthreads > 0 ? 0 : -1;
-}
-
-/* Results back to the relay, in the order they finished. */
-static void verify_pool_drain(verify_pool *vp, nostr_relay *r)
-{
-    nostr_relay_verify_job *job;
-    uint64_t count;
-    if (vp->nthreads == 0) return;
-    if (read(vp->efd, &count, sizeof count) < 0) { /* EAGAIN: nothing signalled, look anyway */
-    }
-    pthread_mutex_lock(&vp->done_mu);
-    job = vp->done.head;
-    vp->done.head = vp->done.tail = NULL;
-    pthread_mutex_unlock(&vp->done_mu);
-    while (job) {
-        nostr_relay_verify_job *next = (nostr_relay_verify_job *)job->app;
-        vp->completed++;
-        nostr_relay_verify_done(r, job); /* may free job */
-        job = next;
-    }
-}
-
-/* Workers finish what is queued, then exit. */
-static void verify_pool_stop(verify_pool *vp)
-{
-    int i;
-    if (vp->nthreads > 0 && !vp->joined) {
-        vp->joined = 1;
-        pthread_mutex_lock(&vp->mu);
-        vp->stop = 1;
-        pthread_cond_broadcast(&vp->cv);
-        pthread_mutex_unlock(&vp->mu);
-        for (i = 0; i < vp->nthreads; i++) pthread_join(vp->threads[i], NULL);
-    }
-}
-
-static void verify_pool_free(verify_pool *vp)
-{
-    if (vp->nthreads > 0) {
-        pthread_mutex_destroy(&vp->mu);
-        pthread_cond_destroy(&vp->cv);
-        pthread_mutex_destroy(&vp->done_mu);
-    }
-    free(vp->threads);
-    if (vp->efd >= 0) close(vp->efd);
-}
-
 /* ---- the built-in store's log writes on a writer thread ----
  * The loop hands a batch (nostr_store_builtin_commit_begin) to the writer,
  * which writes and fsyncs it and wakes the loop through an eventfd; the
@@ -831,37 +608,15 @@ static void committer_stop(committer *cm)
 }
 
 /* ---- the server: listener, connections, the loop ---- */
-
-typedef struct conn {
-    int fd;
-    nostr_relay_conn *rc;
-    unsigned mask; /* events registered with epoll */
-    int on_wake_list;
-    int dead;    /* closed; freed at the end of the loop iteration */
-    int no_read; /* the relay takes no more input, or the peer sent EOF */
-    int eof;
-    int lingering; /* done with, write side shut: reading to EOF before close */
-    long long linger_until_ms;
-    struct conn *wake_next, *prev, *next;
-    char ip[INET6_ADDRSTRLEN];
-} conn;
-
 typedef struct server {
-    nostr_relay *relay;
-    int epfd, lfd, sigfd, spare_fd;
-    int accept_paused;
-    long long resume_accept_ms;
-    conn *wake_head, *wake_tail;
-    conn *all;       /* live connections (doubly linked) */
-    conn *graveyard; /* closed this iteration, linked through next */
-    size_t nconns;
-    verify_pool vp;
-    char *readbuf;
+    conn_server cs; /* first: the relay callbacks' user is either */
+    int sigfd;
     int stopping;
     int serve_metrics;
     long long started_ms;
     long long stop_deadline_ms;
-    long long last_emfile_log_ms, last_commit_log_ms;
+    long long last_commit_log_ms;
+    verify_pool vp;
     /* the store */
     nostr_store store;
     nostr_store_builtin *builtin;
@@ -872,7 +627,7 @@ typedef struct server {
 } server;
 
 /* Tags for epoll's data pointer other than connections. */
-static char tag_listener, tag_verify, tag_signal, tag_commit;
+static char tag_verify, tag_signal, tag_commit;
 
 static void metric(nostr_buf *b, const char *name, const char *type, const char *help, unsigned long long v)
 {
@@ -903,7 +658,7 @@ static int http_hook(void *user, void *conn_user, const nostr_http_message *req,
         memcmp(req->path.ptr, "/metrics", 8) != 0 || !s->serve_metrics)
         return 0;
     nostr_buf_init(&body, NULL);
-    rc = nostr_relay_write_metrics(s->relay, &body);
+    rc = nostr_relay_write_metrics(s->cs.relay, &body);
     metric(&body, "nostr_relay_verify_threads", "gauge", "Signature verification threads.",
            (unsigned long long)s->vp.nthreads);
     metric(&body, "nostr_relay_verify_pending", "gauge", "Signature checks queued or running on the threads.",
@@ -933,258 +688,6 @@ static int verify_cb(void *user, nostr_relay_verify_job *job)
     return verify_submit(&((server *)user)->vp, job);
 }
 
-static void wake_cb(void *user, void *conn_user)
-{
-    server *s = (server *)user;
-    conn *c = (conn *)conn_user;
-    if (c->on_wake_list || c->dead) return;
-    c->on_wake_list = 1;
-    c->wake_next = NULL;
-    if (s->wake_tail)
-        s->wake_tail->wake_next = c;
-    else
-        s->wake_head = c;
-    s->wake_tail = c;
-}
-
-static void set_mask(server *s, conn *c, unsigned mask)
-{
-    struct epoll_event ev;
-    if (mask == c->mask) return;
-    memset(&ev, 0, sizeof ev);
-    ev.events = mask;
-    ev.data.ptr = c;
-    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) c->mask = mask;
-}
-
-static void conn_close(server *s, conn *c, int err)
-{
-    if (c->dead) return;
-    if (err && err != ECONNRESET && err != EPIPE) logf_(NOSTR_LOG_WARN, "connection %s: %s", c->ip, strerror(err));
-    close(c->fd); /* also leaves the epoll set */
-    c->fd = -1;
-    c->dead = 1;
-    if (c->rc) nostr_relay_closed(s->relay, c->rc);
-    c->rc = NULL;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->all = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->next = s->graveyard;
-    s->graveyard = c;
-    s->nconns--;
-}
-
-/* The relay is done with c and everything is written. Closing a socket
- * with unread input makes the kernel send RST, which can destroy what the
- * peer has not read yet (the close frame, a slow reader's NOTICE). So shut
- * the write side (FIN after our last byte), discard input until the peer's
- * EOF, and close then, or after LINGER_MS. */
-static void conn_linger(server *s, conn *c)
-{
-    nostr_relay_closed(s->relay, c->rc);
-    c->rc = NULL;
-    if (shutdown(c->fd, SHUT_WR) != 0) {
-        conn_close(s, c, 0);
-        return;
-    }
-    c->lingering = 1;
-    c->no_read = 0;
-    c->linger_until_ms = monotonic_ms() + LINGER_MS;
-    set_mask(s, c, EPOLLIN);
-}
-
-static void linger_read(server *s, conn *c)
-{
-    int i;
-    for (i = 0; i < READS_PER_WAKEUP; i++) {
-        ssize_t n = recv(c->fd, s->readbuf, READ_CHUNK, 0);
-        if (n > 0) continue;
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        conn_close(s, c, 0); /* EOF or reset: done */
-        return;
-    }
-}
-
-/* Write what the relay has for c; EPOLLOUT only while some is left. */
-static void conn_flush(server *s, conn *c)
-{
-    for (;;) {
-        const void *p;
-        size_t len = nostr_relay_output(c->rc, &p);
-        ssize_t w;
-        if (len == 0) break;
-        w = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (w > 0) {
-            nostr_relay_consume(s->relay, c->rc, (size_t)w);
-            continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            set_mask(s, c, (c->no_read ? 0u : (unsigned)EPOLLIN) | EPOLLOUT);
-            return;
-        }
-        conn_close(s, c, w < 0 ? errno : EPIPE);
-        return;
-    }
-    if (c->eof) {
-        conn_close(s, c, 0);
-        return;
-    }
-    if (nostr_relay_should_close(c->rc)) {
-        conn_linger(s, c);
-        return;
-    }
-    set_mask(s, c, c->no_read ? 0u : (unsigned)EPOLLIN);
-}
-
-static void drain_wakes(server *s)
-{
-    long guard = 10000000; /* a wake during a flush queues c again; never loop forever */
-    while (s->wake_head && guard-- > 0) {
-        conn *c = s->wake_head;
-        s->wake_head = c->wake_next;
-        if (!s->wake_head) s->wake_tail = NULL;
-        c->on_wake_list = 0;
-        if (!c->dead && !c->lingering) conn_flush(s, c);
-    }
-}
-
-static void conn_read(server *s, conn *c)
-{
-    int i;
-    for (i = 0; i < READS_PER_WAKEUP; i++) {
-        ssize_t n = recv(c->fd, s->readbuf, READ_CHUNK, 0);
-        if (n > 0) {
-            if (nostr_relay_feed(s->relay, c->rc, s->readbuf, (size_t)n) == NOSTR_ERR_CLOSED) {
-                /* the relay only waits to close it: stop reading, flush, close */
-                c->no_read = 1;
-                set_mask(s, c, c->mask & ~(unsigned)EPOLLIN);
-                wake_cb(s, c);
-                return;
-            }
-            wake_cb(s, c); /* look at its output after the feed */
-            if (n < READ_CHUNK) return;
-            continue;
-        }
-        if (n == 0) { /* peer is done sending: write what is pending, then close */
-            c->no_read = c->eof = 1;
-            set_mask(s, c, c->mask & ~(unsigned)EPOLLIN);
-            wake_cb(s, c);
-            return;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        conn_close(s, c, errno);
-        return;
-    }
-}
-
-static void pause_accept(server *s, long long ms)
-{
-    if (s->accept_paused || s->lfd < 0) return;
-    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
-    s->accept_paused = 1;
-    s->resume_accept_ms = monotonic_ms() + ms;
-}
-
-static void resume_accept(server *s)
-{
-    struct epoll_event ev;
-    if (!s->accept_paused || s->lfd < 0 || monotonic_ms() < s->resume_accept_ms) return;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.ptr = &tag_listener;
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) == 0) s->accept_paused = 0;
-}
-
-/* Out of file descriptors: accept with the spare one and close at once, so
- * the pending connection does not keep the listener readable (a busy loop);
- * without a spare, stop listening for a while. Returns 1 when a connection
- * was refused, 0 when none was waiting or listening is paused. */
-static int refuse_one(server *s)
-{
-    long long now = monotonic_ms();
-    int fd = -1;
-    if (now - s->last_emfile_log_ms > 1000) {
-        logf_(NOSTR_LOG_WARN, "out of file descriptors (%zu connections): refusing connections", s->nconns);
-        s->last_emfile_log_ms = now;
-    }
-    if (s->spare_fd >= 0) {
-        close(s->spare_fd);
-        fd = accept(s->lfd, NULL, NULL);
-        if (fd >= 0) close(fd);
-        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    if (s->spare_fd < 0) {
-        pause_accept(s, 250);
-        return 0;
-    }
-    return fd >= 0;
-}
-
-static void accept_all(server *s)
-{
-    while (s->lfd >= 0 && !s->accept_paused) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        struct epoll_event ev;
-        int one = 1, fd;
-        conn *c;
-        fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-            if (errno == EMFILE || errno == ENFILE) {
-                if (refuse_one(s)) continue;
-                return;
-            }
-            logf_(NOSTR_LOG_ERROR, "accept: %s", strerror(errno));
-            pause_accept(s, 250); /* ENOBUFS, ENOMEM...: try again later, not in a loop */
-            return;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c = (conn *)calloc(1, sizeof *c);
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->ip, sizeof c->ip);
-        else
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->ip, sizeof c->ip);
-        c->rc = nostr_relay_accept(s->relay, c->ip, c);
-        memset(&ev, 0, sizeof ev);
-        ev.events = EPOLLIN;
-        ev.data.ptr = c;
-        if (!c->rc || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            if (c->rc) nostr_relay_closed(s->relay, c->rc);
-            close(fd);
-            c->dead = 1; /* may sit on the wake list: freed with the graveyard */
-            c->next = s->graveyard;
-            s->graveyard = c;
-            continue;
-        }
-        c->mask = EPOLLIN;
-        c->next = s->all;
-        if (s->all) s->all->prev = c;
-        s->all = c;
-        s->nconns++;
-    }
-}
-
-static void free_graveyard(server *s)
-{
-    while (s->graveyard) {
-        conn *c = s->graveyard;
-        s->graveyard = c->next;
-        free(c); /* drain_wakes ran first, so c is on no list */
-    }
-}
-
 /* Once per loop iteration (group commit): the built-in store's batch goes
  * to the writer thread; pgwire commits here. */
 static int store_commit(server *s)
@@ -1206,61 +709,24 @@ static const char *store_error(server *s)
     return "";
 }
 
-static int listen_on(const char *addr, long long port, char *shown, size_t shown_size)
+/* The relay's verify jobs, as the worker pool sees them. */
+static const nostr_event *rjob_event(void *j)
 {
-    struct addrinfo hints, *res = NULL, *ai;
-    char portstr[16];
-    int fd = -1, one = 1, rc;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    snprintf(portstr, sizeof portstr, "%lld", port);
-    rc = getaddrinfo(addr, portstr, &hints, &res);
-    if (rc != 0) {
-        logf_(NOSTR_LOG_ERROR, "bind address %s: %s", addr, gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) continue;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) break;
-        rc = errno;
-        close(fd);
-        fd = -1;
-        errno = rc;
-    }
-    if (fd < 0) {
-        logf_(NOSTR_LOG_ERROR, "cannot listen on %s port %lld: %s", addr, port, strerror(errno));
-    } else {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        char host[INET6_ADDRSTRLEN] = "?";
-        unsigned p = 0;
-        getsockname(fd, (struct sockaddr *)&ss, &sl);
-        if (ss.ss_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-            p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-            snprintf(shown, shown_size, "ws://[%s]:%u/", host, p);
-        } else {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-            p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            snprintf(shown, shown_size, "ws://%s:%u/", host, p);
-        }
-    }
-    freeaddrinfo(res);
-    return fd;
+    return ((nostr_relay_verify_job *)j)->event;
 }
-
-static int epoll_add(int epfd, int fd, void *tag)
+static int *rjob_result(void *j)
 {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.ptr = tag;
-    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    return &((nostr_relay_verify_job *)j)->result;
 }
+static void **rjob_link(void *j)
+{
+    return &((nostr_relay_verify_job *)j)->app;
+}
+static void rjob_done(void *owner, void *j)
+{
+    nostr_relay_verify_done((nostr_relay *)owner, (nostr_relay_verify_job *)j);
+}
+static const verify_ops relay_verify_ops = {rjob_event, rjob_result, rjob_link, rjob_done};
 
 /* Open the store the options name; fills s->store. */
 static int open_store(server *s, const options *o, char *what, size_t what_size)
@@ -1331,13 +797,13 @@ static void begin_shutdown(server *s, long long timeout_ms)
     }
     s->stopping = 1;
     s->stop_deadline_ms = monotonic_ms() + timeout_ms;
-    logf_(NOSTR_LOG_INFO, "stopping: %zu connections to close", s->nconns);
-    if (s->lfd >= 0) {
-        if (!s->accept_paused) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
-        close(s->lfd);
-        s->lfd = -1;
+    logf_(NOSTR_LOG_INFO, "stopping: %zu connections to close", s->cs.nconns);
+    if (s->cs.lfd >= 0) {
+        if (!s->cs.accept_paused) epoll_ctl(s->cs.epfd, EPOLL_CTL_DEL, s->cs.lfd, NULL);
+        close(s->cs.lfd);
+        s->cs.lfd = -1;
     }
-    nostr_relay_shutdown(s->relay);
+    nostr_relay_shutdown(s->cs.relay);
 }
 
 static void handle_signal(server *s, long long timeout_ms)
@@ -1356,10 +822,10 @@ static void run_loop(server *s, const options *o)
     for (;;) {
         long long now = monotonic_ms();
         int i, n, timeout = (int)(next_tick - now);
-        if (s->stopping && (s->nconns == 0 || now >= s->stop_deadline_ms)) break;
+        if (s->stopping && (s->cs.nconns == 0 || now >= s->stop_deadline_ms)) break;
         if (timeout < 0) timeout = 0;
         if (timeout > TICK_MS) timeout = TICK_MS;
-        n = epoll_wait(s->epfd, evs, MAX_EPOLL_EVENTS, timeout);
+        n = epoll_wait(s->cs.epfd, evs, MAX_EPOLL_EVENTS, timeout);
         if (n < 0 && errno != EINTR) {
             logf_(NOSTR_LOG_ERROR, "epoll_wait: %s", strerror(errno));
             break;
@@ -1368,9 +834,9 @@ static void run_loop(server *s, const options *o)
             void *tag = evs[i].data.ptr;
             unsigned e = evs[i].events;
             if (tag == &tag_listener)
-                accept_all(s);
+                accept_all(&s->cs);
             else if (tag == &tag_verify)
-                verify_pool_drain(&s->vp, s->relay);
+                verify_pool_drain(&s->vp, s->cs.relay);
             else if (tag == &tag_commit) {
                 if (committer_reap(&s->cm, 0) != 0) logf_(NOSTR_LOG_ERROR, "store: writing the log failed");
             }
@@ -1380,15 +846,15 @@ static void run_loop(server *s, const options *o)
                 conn *c = (conn *)tag;
                 if (c->dead) continue;
                 if (c->lingering) {
-                    linger_read(s, c);
+                    linger_read(&s->cs, c);
                     continue;
                 }
-                if ((e & EPOLLIN) && !c->no_read) conn_read(s, c);
+                if ((e & EPOLLIN) && !c->no_read) conn_read(&s->cs, c);
                 if (c->dead) continue;
                 if (e & EPOLLOUT) wake_cb(s, c);
                 if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
-                    conn_flush(s, c); /* writes fail and close it, or it is done */
-                    if (!c->dead) conn_close(s, c, 0);
+                    conn_flush(&s->cs, c); /* writes fail and close it, or it is done */
+                    if (!c->dead) conn_close(&s->cs, c, 0);
                 }
             }
         }
@@ -1401,21 +867,21 @@ static void run_loop(server *s, const options *o)
         now = monotonic_ms();
         if (now >= next_tick) {
             conn *c, *next;
-            nostr_relay_tick(s->relay, realtime_ms());
+            nostr_relay_tick(s->cs.relay, realtime_ms());
             next_tick = now + TICK_MS;
-            if (s->accept_paused) resume_accept(s);
+            if (s->cs.accept_paused) resume_accept(&s->cs);
             /* a stuck reader's output may have been dropped by the tick:
              * look again at every connection waiting to write */
-            for (c = s->all; c; c = next) {
+            for (c = s->cs.all; c; c = next) {
                 next = c->next;
                 if (c->lingering && now >= c->linger_until_ms)
-                    conn_close(s, c, 0);
+                    conn_close(&s->cs, c, 0);
                 else if (c->mask & EPOLLOUT)
                     wake_cb(s, c);
             }
         }
-        drain_wakes(s);
-        free_graveyard(s);
+        drain_wakes(&s->cs);
+        free_graveyard(&s->cs);
     }
 }
 
@@ -1429,7 +895,7 @@ static int run(options *o)
     int rc = 1, nthreads;
 
     memset(&s, 0, sizeof s);
-    s.epfd = s.lfd = s.sigfd = s.spare_fd = -1;
+    s.cs.epfd = s.cs.lfd = s.sigfd = s.cs.spare_fd = -1;
     s.vp.efd = -1;
 
     /* signals arrive through a signalfd; block them before any thread starts */
@@ -1440,15 +906,15 @@ static int run(options *o)
     signal(SIGPIPE, SIG_IGN);
 
     ctx = nostr_ctx_new(NULL);
-    s.readbuf = (char *)malloc(READ_CHUNK);
-    s.epfd = epoll_create1(EPOLL_CLOEXEC);
+    s.cs.readbuf = (char *)malloc(READ_CHUNK);
+    s.cs.epfd = epoll_create1(EPOLL_CLOEXEC);
     s.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (!ctx || !s.readbuf || s.epfd < 0 || s.sigfd < 0) {
+    if (!ctx || !s.cs.readbuf || s.cs.epfd < 0 || s.sigfd < 0) {
         logf_(NOSTR_LOG_ERROR, "cannot start: %s", strerror(errno ? errno : ENOMEM));
         goto out;
     }
-    s.lfd = listen_on(o->bind, o->port, where, sizeof where);
-    if (s.lfd < 0) goto out;
+    s.cs.lfd = listen_on(o->bind, o->port, where, sizeof where);
+    if (s.cs.lfd < 0) goto out;
     if (open_store(&s, o, store_what, sizeof store_what) != 0) goto out;
 
     nthreads = (int)o->threads;
@@ -1456,7 +922,7 @@ static int run(options *o)
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         nthreads = ncpu > 0 ? (int)(ncpu > 64 ? 64 : ncpu) : 1;
     }
-    if (verify_pool_start(&s.vp, ctx, nthreads) != 0) {
+    if (verify_pool_start(&s.vp, ctx, &relay_verify_ops, nthreads) != 0) {
         logf_(NOSTR_LOG_ERROR, "cannot start verification threads");
         goto out;
     }
@@ -1475,17 +941,17 @@ static int run(options *o)
     s.serve_metrics = o->rc.serve_metrics != -1;
     s.started_ms = realtime_ms();
     o->rc.ctx = ctx;
-    s.relay = nostr_relay_new(&o->rc, &cb, &s.store);
-    if (!s.relay) {
+    s.cs.relay = nostr_relay_new(&o->rc, &cb, &s.store);
+    if (!s.cs.relay) {
         logf_(NOSTR_LOG_ERROR, "cannot create the relay (bad configuration or no memory)");
         goto out;
     }
-    nostr_relay_tick(s.relay, realtime_ms());
+    nostr_relay_tick(s.cs.relay, realtime_ms());
 
-    s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (epoll_add(s.epfd, s.lfd, &tag_listener) != 0 || epoll_add(s.epfd, s.sigfd, &tag_signal) != 0 ||
-        (s.vp.nthreads > 0 && epoll_add(s.epfd, s.vp.efd, &tag_verify) != 0) ||
-        (s.cm.running && epoll_add(s.epfd, s.cm.efd, &tag_commit) != 0)) {
+    s.cs.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (epoll_add(s.cs.epfd, s.cs.lfd, &tag_listener) != 0 || epoll_add(s.cs.epfd, s.sigfd, &tag_signal) != 0 ||
+        (s.vp.nthreads > 0 && epoll_add(s.cs.epfd, s.vp.efd, &tag_verify) != 0) ||
+        (s.cm.running && epoll_add(s.cs.epfd, s.cm.efd, &tag_commit) != 0)) {
         logf_(NOSTR_LOG_ERROR, "epoll: %s", strerror(errno));
         goto out;
     }
@@ -1495,33 +961,33 @@ static int run(options *o)
     run_loop(&s, o);
 
     /* closing: the connections still open (slow readers past the bound) */
-    while (s.all) conn_close(&s, s.all, 0);
+    while (s.cs.all) conn_close(&s.cs, s.cs.all, 0);
     verify_pool_stop(&s.vp);
-    verify_pool_drain(&s.vp, s.relay);
+    verify_pool_drain(&s.vp, s.cs.relay);
     committer_stop(&s.cm); /* the batch out is written and ended; the rest commits here */
     if (store_commit(&s) != NOSTR_OK) logf_(NOSTR_LOG_ERROR, "store commit failed");
-    drain_wakes(&s);
-    free_graveyard(&s);
+    drain_wakes(&s.cs);
+    free_graveyard(&s.cs);
     rc = 0;
 out:
     committer_stop(&s.cm);
     /* the store first: its pending completions are dropped, not run into a freed relay */
     close_store(&s);
-    if (s.relay) nostr_relay_free(s.relay);
+    if (s.cs.relay) nostr_relay_free(s.cs.relay);
     verify_pool_stop(&s.vp);
     verify_pool_free(&s.vp);
-    while (s.all) { /* only on a failed start */
-        conn *c = s.all;
-        s.all = c->next;
+    while (s.cs.all) { /* only on a failed start */
+        conn *c = s.cs.all;
+        s.cs.all = c->next;
         close(c->fd);
         free(c);
     }
-    free_graveyard(&s);
-    if (s.lfd >= 0) close(s.lfd);
+    free_graveyard(&s.cs);
+    if (s.cs.lfd >= 0) close(s.cs.lfd);
     if (s.sigfd >= 0) close(s.sigfd);
-    if (s.epfd >= 0) close(s.epfd);
-    if (s.spare_fd >= 0) close(s.spare_fd);
-    free(s.readbuf);
+    if (s.cs.epfd >= 0) close(s.cs.epfd);
+    if (s.cs.spare_fd >= 0) close(s.cs.spare_fd);
+    free(s.cs.readbuf);
     if (ctx) nostr_ctx_free(ctx);
     if (rc == 0) logf_(NOSTR_LOG_INFO, "stopped");
     return rc;

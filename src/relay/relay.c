@@ -907,6 +907,8 @@ static const char *nostr__relay_check_event(nostr_relay_conn *c, const nostr_eve
     long long now = nostr__relay_now_s(r), exp;
     nostr_error err;
     size_t t, i;
+    *why = NOSTR_RELAY_REJ_BLOCKED;
+    if (cfg->read_only) return "blocked: this relay only serves reads";
     *why = NOSTR_RELAY_REJ_INVALID;
     if (ev->json_len > l->max_event_bytes)
         return snprintf(buf, cap, "invalid: event too large (max %lu bytes)", (unsigned long)l->max_event_bytes), buf;
@@ -1923,8 +1925,8 @@ NOSTRDEF int nostr_relay_write_info(const nostr_relay *r, nostr_buf *out)
     rc |= nostr__relay_json_bool(out, &lfirst, "auth_required", cfg->auth_required_read && cfg->auth_required_write);
     rc |= nostr__relay_json_bool(out, &lfirst, "payment_required", 0);
     rc |= nostr__relay_json_bool(out, &lfirst, "restricted_writes",
-                                 cfg->auth_required_write || l->min_pow > 0 || cfg->kinds_allow_count > 0 ||
-                                     cfg->pubkeys_allow_count > 0);
+                                 cfg->read_only || cfg->auth_required_write || l->min_pow > 0 ||
+                                     cfg->kinds_allow_count > 0 || cfg->pubkeys_allow_count > 0);
     if (l->max_past_s) rc |= nostr__relay_json_num(out, &lfirst, "created_at_lower_limit", l->max_past_s);
     rc |= nostr__relay_json_num(out, &lfirst, "created_at_upper_limit", l->max_future_s);
     rc |= nostr__relay_json_num(out, &lfirst, "default_limit", (long long)l->default_limit);

@@ -175,6 +175,9 @@ typedef struct nostr_relay_config {
     const unsigned char (*pubkeys_deny)[32];
     size_t pubkeys_deny_count;
     int serve_metrics; /* answer GET /metrics [on unless -1] */
+    /* Every EVENT gets OK false "blocked: this relay only serves reads"
+     * (a read relay over a database that others fill: the gateway's). */
+    int read_only;
     /* NIP-11 "limitation": auth_required is written true when both reads
      * and writes need AUTH; restricted_writes when writes need AUTH, a
      * minimum PoW, or an allow list. created_at_lower_limit (max_past_s)
