@@ -842,21 +842,8 @@ static void run_loop(server *s, const options *o)
             }
             else if (tag == &tag_signal)
                 handle_signal(s, o->shutdown_timeout_ms);
-            else {
-                conn *c = (conn *)tag;
-                if (c->dead) continue;
-                if (c->lingering) {
-                    linger_read(&s->cs, c);
-                    continue;
-                }
-                if ((e & EPOLLIN) && !c->no_read) conn_read(&s->cs, c);
-                if (c->dead) continue;
-                if (e & EPOLLOUT) wake_cb(s, c);
-                if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
-                    conn_flush(&s->cs, c); /* writes fail and close it, or it is done */
-                    if (!c->dead) conn_close(&s->cs, c, 0);
-                }
-            }
+            else
+                serve_conn_event(&s->cs, (conn *)tag, e);
         }
         /* group commit: one fsync for every event since the last batch;
          * the completions queue the OKs */
@@ -866,19 +853,9 @@ static void run_loop(server *s, const options *o)
         }
         now = monotonic_ms();
         if (now >= next_tick) {
-            conn *c, *next;
             nostr_relay_tick(s->cs.relay, realtime_ms());
             next_tick = now + TICK_MS;
-            if (s->cs.accept_paused) resume_accept(&s->cs);
-            /* a stuck reader's output may have been dropped by the tick:
-             * look again at every connection waiting to write */
-            for (c = s->cs.all; c; c = next) {
-                next = c->next;
-                if (c->lingering && now >= c->linger_until_ms)
-                    conn_close(&s->cs, c, 0);
-                else if (c->mask & EPOLLOUT)
-                    wake_cb(s, c);
-            }
+            serve_conns_tick(&s->cs, now);
         }
         drain_wakes(&s->cs);
         free_graveyard(&s->cs);

@@ -546,6 +546,39 @@ static void free_graveyard(conn_server *s)
     }
 }
 
+/* One epoll readiness for a relay connection. */
+static void serve_conn_event(conn_server *s, conn *c, unsigned e)
+{
+    if (c->dead) return;
+    if (c->lingering) {
+        linger_read(s, c);
+        return;
+    }
+    if ((e & EPOLLIN) && !c->no_read) conn_read(s, c);
+    if (c->dead) return;
+    if (e & EPOLLOUT) wake_cb(s, c);
+    if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
+        conn_flush(s, c); /* writes fail and close it, or it is done */
+        if (!c->dead) conn_close(s, c, 0);
+    }
+}
+
+/* Every tick: lingering connections past their time close; a stuck
+ * reader's output may have been dropped by the relay's tick, so look again
+ * at every connection waiting to write. */
+static void serve_conns_tick(conn_server *s, long long now)
+{
+    conn *c, *next;
+    if (s->accept_paused) resume_accept(s);
+    for (c = s->all; c; c = next) {
+        next = c->next;
+        if (c->lingering && now >= c->linger_until_ms)
+            conn_close(s, c, 0);
+        else if (c->mask & EPOLLOUT)
+            wake_cb(s, c);
+    }
+}
+
 static int listen_on(const char *addr, long long port, char *shown, size_t shown_size)
 {
     struct addrinfo hints, *res = NULL, *ai;

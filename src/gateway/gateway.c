@@ -32,11 +32,17 @@ typedef struct nostr__gw_held {
     long long seen_at;
 } nostr__gw_held;
 
-/* One backfill page or the live subscription's first page. */
+#define NOSTR__GW_EDGE 64
+
+/* One backfill page or the live subscription's first page. edge: ids at
+ * its oldest second, which the next page (until = that second) sends
+ * again: they are this relay's own repeats, not new sightings. */
 typedef struct nostr__gw_page {
     int open, eose;
     unsigned long long events, fresh;
     long long oldest, newest;
+    unsigned char edge[NOSTR__GW_EDGE][32];
+    size_t nedge;
 } nostr__gw_page;
 
 struct nostr_gateway_upstream {
@@ -61,6 +67,8 @@ struct nostr_gateway_upstream {
     int backfill_done;
     nostr__gw_page live, back;
     long long back_until;
+    unsigned char prev_edge[NOSTR__GW_EDGE][32]; /* the previous page's edge */
+    size_t nprev_edge;
     /* rates */
     unsigned long long rate_prev;
     long long minute_now; /* index of minutes[0] */
@@ -388,6 +396,8 @@ static void nostr__gw_page_end(nostr_gateway_upstream *up, nostr__gw_page *p)
 {
     p->eose = 1;
     if (p->fresh > 0 && p->oldest >= 0) {
+        memcpy(up->prev_edge, p->edge, p->nedge * 32);
+        up->nprev_edge = p->nedge;
         up->back_until = p->oldest;
         nostr__gw_page_open(&up->back);
         if (nostr__gw_req(up, "back", up->back_until) == NOSTR_OK) return;
@@ -465,8 +475,23 @@ static void nostr__gw_page_count(nostr__gw_page *p, const nostr_event *ev, int f
     if (!p->open || p->eose) return;
     p->events++;
     if (fresh) p->fresh++;
-    if (p->oldest < 0 || ev->created_at < p->oldest) p->oldest = ev->created_at;
+    if (p->oldest < 0 || ev->created_at < p->oldest) {
+        p->oldest = ev->created_at;
+        p->nedge = 0;
+    }
+    if (ev->created_at == p->oldest && p->nedge < NOSTR__GW_EDGE) memcpy(p->edge[p->nedge++], ev->id, 32);
     if (ev->created_at > p->newest) p->newest = ev->created_at;
+}
+
+/* Did the previous page of this relay already deliver id (a repeat at
+ * the page boundary)? */
+static int nostr__gw_repeat(const nostr_gateway_upstream *up, const nostr__gw_page *p, const nostr_event *ev)
+{
+    size_t i;
+    if (p != &up->back || ev->created_at != up->back_until) return 0;
+    for (i = 0; i < up->nprev_edge; i++)
+        if (!memcmp(up->prev_edge[i], ev->id, 32)) return 1;
+    return 0;
 }
 
 static void nostr__gw_c_event(void *user, const char *sub, const nostr_event *ev, const char *json, size_t len)
@@ -491,6 +516,7 @@ static void nostr__gw_c_event(void *user, const char *sub, const nostr_event *ev
         nostr_gateway_item it;
         up->st.duplicates++;
         gw->st.duplicates++;
+        if (nostr__gw_repeat(up, page, ev)) return;
         if (e->state == NOSTR__GW_PENDING) {
             if (nostr__gw_add_waiter(gw, e, up->id, now) != NOSTR_OK) gw->st.dropped++;
             return;
