@@ -1119,6 +1119,29 @@ static void test_allow_lists_pow(void)
     env_free(&e);
 }
 
+/* A read relay (the gateway's): every EVENT is refused, reads work. */
+static void test_read_only(void)
+{
+    tenv e;
+    tclient a, h;
+    nostr_keys k;
+    env_init(&e);
+    e.cfg.read_only = 1;
+    env_start(&e);
+    keys(&e, &k);
+    tc_open(&e, &a, NULL);
+    {
+        tev t = note(&e, &k, NOW_S, "not here");
+        tc_send(&a, t.msg);
+        EXPECT_MSG(&a, ok_msg(&t, "false,\"blocked: this relay only serves reads\"]"));
+        tc_send(&a, "[\"REQ\",\"s\",{\"kinds\":[1]}]");
+        EXPECT_MSG(&a, "[\"EOSE\",\"s\"]");
+    }
+    http_get(&e, &h, "GET / HTTP/1.1\r\nHost: x\r\nAccept: application/nostr+json\r\n\r\n");
+    CHECK(strstr(h.http, "\"restricted_writes\":true") != NULL);
+    env_free(&e);
+}
+
 static void test_rate_limits(void)
 {
     tenv e;
@@ -2117,6 +2140,7 @@ int main(void)
     TEST_RUN(test_search);
     TEST_RUN(test_rejections);
     TEST_RUN(test_allow_lists_pow);
+    TEST_RUN(test_read_only);
     TEST_RUN(test_rate_limits);
     TEST_RUN(test_conns_per_ip);
     TEST_RUN(test_bad_input);

@@ -82,4 +82,16 @@ NOSTRDEF const char *nostr_conn_last_notice(const nostr_conn *conn);
 /* The underlying client, e.g. to read its state. */
 NOSTRDEF nostr_client *nostr_conn_client(nostr_conn *conn);
 
+/* NIP-11: GET the relay information document of a ws:// or wss:// URL
+ * (the same host, port and path over http or https, with Accept:
+ * application/nostr+json). Blocking, at most timeout_ms in all. wss: the
+ * server certificate is checked against ca_file (a PEM bundle), or the
+ * system bundle when NULL. The body (at most max_bytes, default 64 KiB
+ * when 0; checked to be UTF-8, not parsed) is appended to out. Returns
+ * NOSTR_OK; NOSTR_ERR_ARG (bad URL), NOSTR_ERR_NET (name or connection),
+ * NOSTR_ERR_TLS, NOSTR_ERR_TIMEOUT, or NOSTR_ERR_HTTP (an answer other
+ * than 200, malformed, too large), with err->msg saying which. */
+NOSTRDEF int nostr_fetch_info(nostr_ctx *ctx, const char *url, int timeout_ms, const char *ca_file, size_t max_bytes,
+                              nostr_buf *out, nostr_error *err);
+
 #endif /* NOSTR_NO_BLOCKING */
