@@ -779,6 +779,63 @@ static void test_openssl_server(void)
     nostr_buf_free(&out);
 }
 
+/* nostr_fetch_info over https: openssl s_server -WWW serves a file of the
+ * temp dir; the document comes back verbatim with our CA, and a server
+ * our CA did not sign is refused; plain http against a TLS port fails
+ * cleanly; a closed port is NOSTR_ERR_NET. */
+static void test_fetch_info(void)
+{
+    double deadline = now_s() + NET_BUDGET;
+    char portarg[32], url[128], cmd[1024];
+    char *argv[4];
+    const char *doc = "{\"name\":\"tls relay\",\"supported_nips\":[1,11]}";
+    int in_fd, out_fd, port = free_port();
+    nostr_buf out, body;
+    nostr_error err;
+    nostr_ctx *ctx = nostr_ctx_new(NULL);
+    FILE *f = fopen(path_of("info.json"), "w");
+    pid_t pid;
+    CHECK(f != NULL && ctx != NULL && port > 0);
+    if (!f || !ctx) return;
+    fputs(doc, f);
+    fclose(f);
+    snprintf(portarg, sizeof portarg, "127.0.0.1:%d", port);
+    snprintf(cmd, sizeof cmd, "cd %s && exec openssl s_server -accept %s -cert server.crt -key server.key -WWW -naccept 3",
+             dir, portarg);
+    argv[0] = (char *)"sh";
+    argv[1] = (char *)"-c";
+    argv[2] = cmd;
+    argv[3] = NULL;
+    pid = spawn(argv, &in_fd, &out_fd);
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    nostr_buf_init(&out, NULL);
+    nostr_buf_init(&body, NULL);
+    CHECK(read_until(out_fd, &out, "ACCEPT", deadline));
+    snprintf(url, sizeof url, "wss://localhost:%d/info.json", port);
+    memset(&err, 0, sizeof err);
+    CHECK_EQ(nostr_fetch_info(ctx, url, 5000, path_of("ca.crt"), 0, &body, &err), NOSTR_OK);
+    nostr_buf_append_char(&body, 0);
+    CHECK_STR(body.data, doc);
+    nostr_buf_clear(&body);
+    memset(&err, 0, sizeof err);
+    CHECK_EQ(nostr_fetch_info(ctx, url, 5000, path_of("other_ca.crt"), 0, &body, &err), NOSTR_ERR_TLS);
+    CHECK(err.msg != NULL && err.msg[0]);
+    CHECK_EQ(body.len, 0);
+    snprintf(url, sizeof url, "ws://localhost:%d/info.json", port); /* plain HTTP to a TLS server */
+    CHECK(nostr_fetch_info(ctx, url, 3000, NULL, 0, &body, &err) != NOSTR_OK);
+    CHECK_EQ(body.len, 0);
+    close(in_fd);
+    close(out_fd);
+    reap(pid, now_s() + 2);
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", free_port());
+    CHECK_EQ(nostr_fetch_info(ctx, url, 3000, NULL, 0, &body, &err), NOSTR_ERR_NET);
+    CHECK_EQ(nostr_fetch_info(ctx, "http://x/", 3000, NULL, 0, &body, &err), NOSTR_ERR_ARG);
+    nostr_buf_free(&out);
+    nostr_buf_free(&body);
+    nostr_ctx_free(ctx);
+}
+
 /* openssl s_client verifies our server and exchanges a line. */
 static void test_openssl_client(void)
 {
@@ -999,6 +1056,7 @@ int main(void)
         TEST_RUN(test_record_errors);
         TEST_RUN(test_openssl_server);
         TEST_RUN(test_openssl_client);
+        TEST_RUN(test_fetch_info);
         if (system("command -v node >/dev/null 2>&1") != 0) {
             fprintf(stderr, "FAIL: node is required for the node tls interop cases\n");
             CHECK(0);
