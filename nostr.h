@@ -1585,6 +1585,18 @@ NOSTRDEF const char *nostr_conn_last_notice(const nostr_conn *conn);
 /* The underlying client, e.g. to read its state. */
 NOSTRDEF nostr_client *nostr_conn_client(nostr_conn *conn);
 
+/* NIP-11: GET the relay information document of a ws:// or wss:// URL
+ * (the same host, port and path over http or https, with Accept:
+ * application/nostr+json). Blocking, at most timeout_ms in all. wss: the
+ * server certificate is checked against ca_file (a PEM bundle), or the
+ * system bundle when NULL. The body (at most max_bytes, default 64 KiB
+ * when 0; checked to be UTF-8, not parsed) is appended to out. Returns
+ * NOSTR_OK; NOSTR_ERR_ARG (bad URL), NOSTR_ERR_NET (name or connection),
+ * NOSTR_ERR_TLS, NOSTR_ERR_TIMEOUT, or NOSTR_ERR_HTTP (an answer other
+ * than 200, malformed, too large), with err->msg saying which. */
+NOSTRDEF int nostr_fetch_info(nostr_ctx *ctx, const char *url, int timeout_ms, const char *ca_file, size_t max_bytes,
+                              nostr_buf *out, nostr_error *err);
+
 #endif /* NOSTR_NO_BLOCKING */
 
 #ifdef __cplusplus
@@ -10075,6 +10087,186 @@ NOSTRDEF const char *nostr_conn_last_notice(const nostr_conn *conn)
 NOSTRDEF nostr_client *nostr_conn_client(nostr_conn *conn)
 {
     return conn ? conn->client : NULL;
+}
+
+/* ---- NIP-11 fetch ---- */
+
+typedef struct nostr__fetch {
+    int fd;
+    nostr_buf wire; /* bytes for the socket */
+    nostr_http_parser http;
+    int http_rc; /* NOSTR_HTTP_MORE until the answer is complete, or an error */
+} nostr__fetch;
+
+static int nostr__fetch_send(void *user, const void *data, size_t n)
+{
+    return nostr_buf_append(&((nostr__fetch *)user)->wire, data, n) == NOSTR_OK ? 0 : -1;
+}
+
+static void nostr__fetch_plain(void *user, const char *data, size_t n)
+{
+    nostr__fetch *f = (nostr__fetch *)user;
+    if (f->http_rc == NOSTR_HTTP_MORE) f->http_rc = nostr_http_feed(&f->http, data, n, NULL);
+}
+
+static int nostr__fetch_fail(nostr_error *err, int code, const char *msg)
+{
+    if (err) {
+        err->code = code;
+        err->msg = msg;
+        err->offset = 0;
+    }
+    return code;
+}
+
+/* Wait for fd to be ready for ev until deadline: 1 ready, 0 timed out. */
+static int nostr__fetch_wait(int fd, short ev, long long deadline)
+{
+    for (;;) {
+        struct pollfd p;
+        long long left = deadline - nostr__blk_now();
+        int rc;
+        if (left <= 0) return 0;
+        p.fd = fd;
+        p.events = ev;
+        p.revents = 0;
+        rc = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        if (rc > 0) return 1;
+        if (rc < 0 && errno != EINTR) return 1; /* let the next call report it */
+    }
+}
+
+static int nostr__fetch_connect(const nostr_client_url *u, long long deadline, nostr_error *err)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char port[16];
+    int fd = -1;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%d", u->port);
+    if (getaddrinfo(u->host, port, &hints, &res) != 0) return nostr__fetch_fail(err, NOSTR_ERR_NET, "cannot resolve the host name");
+    for (ai = res; ai; ai = ai->ai_next) {
+        int e = 0;
+        socklen_t el = sizeof e;
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) continue;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK) == 0 &&
+            (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+             (errno == EINPROGRESS && nostr__fetch_wait(fd, POLLOUT, deadline) &&
+              getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)))
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) return nostr__fetch_fail(err, nostr__blk_now() >= deadline ? NOSTR_ERR_TIMEOUT : NOSTR_ERR_NET,
+                                         "cannot connect to the relay");
+    return fd;
+}
+
+static int nostr__fetch_flush(nostr__fetch *f, long long deadline)
+{
+    size_t off = 0;
+    while (off < f->wire.len) {
+        ssize_t w = send(f->fd, f->wire.data + off, f->wire.len - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            if (!nostr__fetch_wait(f->fd, POLLOUT, deadline)) return NOSTR_ERR_TIMEOUT;
+        } else {
+            return NOSTR_ERR_NET;
+        }
+    }
+    f->wire.len = 0;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_fetch_info(nostr_ctx *ctx, const char *url, int timeout_ms, const char *ca_file, size_t max_bytes,
+                              nostr_buf *out, nostr_error *err)
+{
+    static const nostr_http_kv hdr[] = {{"Accept", "application/nostr+json"}, {"Connection", "close"}};
+    nostr_client_url u;
+    nostr__fetch f;
+    nostr_http_config hc;
+    nostr_tls_config *tc = NULL;
+    nostr_tls *tls = NULL;
+    long long deadline = nostr__blk_now() + (timeout_ms > 0 ? timeout_ms : 10000);
+    char buf[16384];
+    int rc;
+    if (!url || !out) return nostr__fetch_fail(err, NOSTR_ERR_ARG, "no URL");
+    if ((rc = nostr_client_parse_url(url, &u, err)) != NOSTR_OK) return rc;
+    memset(&f, 0, sizeof f);
+    memset(&hc, 0, sizeof hc);
+    hc.max_body = max_bytes ? max_bytes : 65536;
+    nostr_buf_init(&f.wire, NULL);
+    nostr_http_parser_init(&f.http, NOSTR_HTTP_RESPONSE, &hc);
+    f.http_rc = NOSTR_HTTP_MORE;
+    f.fd = nostr__fetch_connect(&u, deadline, err);
+    if (f.fd < 0) {
+        rc = f.fd;
+        goto out;
+    }
+    rc = nostr_http_write_request(&f.wire, "GET", u.host_header, u.path, hdr, 2, NULL, 0);
+    if (rc == NOSTR_OK && u.tls) {
+        nostr_tls_config_opts o;
+        nostr_tls_callbacks cb;
+        nostr_buf req = f.wire; /* the request goes through TLS; the wire gets ciphertext */
+        memset(&o, 0, sizeof o);
+        o.ca_file = ca_file;
+        cb.user = &f;
+        cb.send = nostr__fetch_send;
+        cb.on_plain = nostr__fetch_plain;
+        nostr_buf_init(&f.wire, NULL);
+        rc = nostr_tls_config_new(ctx, &o, &tc, err);
+        if (rc == NOSTR_OK) rc = nostr_tls_new(tc, u.host, &cb, &tls, err);
+        if (rc == NOSTR_OK) rc = nostr_tls_start(tls);
+        if (rc == NOSTR_OK) rc = nostr_tls_write(tls, req.data, req.len);
+        nostr_buf_free(&req);
+    }
+    while (rc == NOSTR_OK && f.http_rc == NOSTR_HTTP_MORE) {
+        ssize_t n;
+        if ((rc = nostr__fetch_flush(&f, deadline)) != NOSTR_OK) break;
+        if (!nostr__fetch_wait(f.fd, POLLIN, deadline)) {
+            rc = NOSTR_ERR_TIMEOUT;
+            break;
+        }
+        n = recv(f.fd, buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+        if (n <= 0) { /* the end: a body delimited by the close is complete now */
+            f.http_rc = nostr_http_finish(&f.http);
+            break;
+        }
+        if (tls) {
+            int t = nostr_tls_feed(tls, buf, (size_t)n);
+            if (t != NOSTR_OK && t != NOSTR_ERR_CLOSED) rc = t;
+            if (t == NOSTR_ERR_CLOSED && f.http_rc == NOSTR_HTTP_MORE) f.http_rc = nostr_http_finish(&f.http);
+        } else {
+            nostr__fetch_plain(&f, buf, (size_t)n);
+        }
+    }
+    if (rc == NOSTR_ERR_TLS && tls) {
+        if (err) nostr_tls_get_error(tls, err);
+    } else if (rc == NOSTR_ERR_TIMEOUT) {
+        nostr__fetch_fail(err, rc, "no answer in time");
+    } else if (rc == NOSTR_ERR_NET) {
+        nostr__fetch_fail(err, rc, "the connection failed");
+    } else if (rc == NOSTR_OK && f.http_rc != NOSTR_HTTP_DONE) {
+        rc = nostr__fetch_fail(err, NOSTR_ERR_HTTP, "malformed or too large an answer");
+    } else if (rc == NOSTR_OK && f.http.msg.status != 200) {
+        rc = nostr__fetch_fail(err, NOSTR_ERR_HTTP, "the relay did not answer 200");
+    } else if (rc == NOSTR_OK && !nostr_utf8_valid(f.http.msg.body.ptr, f.http.msg.body.len)) {
+        rc = nostr__fetch_fail(err, NOSTR_ERR_HTTP, "the document is not UTF-8");
+    } else if (rc == NOSTR_OK) {
+        rc = nostr_buf_append(out, f.http.msg.body.ptr, f.http.msg.body.len);
+    }
+out:
+    nostr_tls_free(tls);
+    nostr_tls_config_free(tc);
+    if (f.fd >= 0) close(f.fd);
+    nostr_http_parser_free(&f.http);
+    nostr_buf_free(&f.wire);
+    return rc;
 }
 
 #endif /* NOSTR_NO_BLOCKING */

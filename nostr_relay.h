@@ -410,6 +410,9 @@ typedef struct nostr_relay_config {
     const unsigned char (*pubkeys_deny)[32];
     size_t pubkeys_deny_count;
     int serve_metrics; /* answer GET /metrics [on unless -1] */
+    /* Every EVENT gets OK false "blocked: this relay only serves reads"
+     * (a read relay over a database that others fill: the gateway's). */
+    int read_only;
     /* NIP-11 "limitation": auth_required is written true when both reads
      * and writes need AUTH; restricted_writes when writes need AUTH, a
      * minimum PoW, or an allow list. created_at_lower_limit (max_past_s)
@@ -527,7 +530,9 @@ NOSTRDEF int nostr_relay_conn_authed(const nostr_relay_conn *c, unsigned char pu
  *   nostr_meta(key, value)                     schema version
  * ids and pubkeys are bytea (32 bytes); content holds the event's content
  * with ASCII letters lowered, for NIP-50 search (content LIKE '%word%' per
- * word, a scan); raw holds the JSON text as it was put.
+ * word, a scan); raw holds the JSON text as it was put. The gateway's
+ * tables (gateway_relays, event_relays) are created apart, by
+ * nostr_pgwire_gateway_schema (below).
  *
  * Puts are batched: put queues the event; commit writes every queued put
  * in one transaction (duplicates, replaceable versions and deletions
@@ -562,8 +567,10 @@ NOSTRDEF int nostr_pgwire_open(nostr_pgwire **out, const nostr_pgwire_config *cf
 /* The store interface over it; its destroy frees the store without
  * writing queued puts or calling their completions. */
 NOSTRDEF nostr_store nostr_pgwire_iface(nostr_pgwire *s);
-/* Write queued puts in one transaction, then complete every put written
- * since the last commit. NOSTR_OK, or the error their completions got. */
+/* Write queued puts (and provenance records, nostr_pgwire_seen) in one
+ * transaction, then complete every put written since the last commit.
+ * NOSTR_OK, or the error their completions got (or, with no failed put,
+ * the error that dropped provenance records since the last commit). */
 NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s);
 /* Commit, then disconnect and free. */
 NOSTRDEF void nostr_pgwire_close(nostr_pgwire *s);
@@ -575,6 +582,70 @@ NOSTRDEF const char *nostr_pgwire_last_error(const nostr_pgwire *s);
  * scan. */
 NOSTRDEF int nostr_pgwire_explain(nostr_pgwire *s, const nostr_filter *filters, size_t n, long long now, int analyze,
                                   nostr_buf *out);
+
+/* ---- the aggregating gateway's tables (docs/database.md, "Gateway
+ * tables"). Same connection, same reconnect and retry rules as the store.
+ * Row callbacks get pointers valid only during the call. ---- */
+
+/* Create the gateway's tables and index if missing (idempotent, safe at
+ * every start; the store's own schema must exist):
+ *   gateway_relays(id integer PRIMARY KEY, url text NOT NULL UNIQUE,
+ *                  filters text NOT NULL, added_at bigint NOT NULL,
+ *                  since_ts bigint NOT NULL DEFAULT 0)
+ *       the upstream list; filters is a JSON array of filter objects,
+ *       stored verbatim; since_ts the watermark (newest created_at seen)
+ *   event_relays(event_id bytea, relay_id integer, first_seen bigint,
+ *                PRIMARY KEY (event_id, relay_id))
+ *       provenance: which relays delivered each event, first seen when
+ *   event_relays_relay_idx ON event_relays (relay_id, first_seen DESC, event_id)
+ *       "events first seen on relay R, newest first" */
+NOSTRDEF int nostr_pgwire_gateway_schema(nostr_pgwire *s);
+
+/* Queue a provenance record: event id was delivered by relay relay_id,
+ * first seen at first_seen (unix s). The next write of the queue (commit,
+ * or the flush a query does) writes it in the same transaction as the
+ * queued puts, after them, and only when the event is stored (a put the
+ * batch refused leaves no record); the first sighting per (event, relay)
+ * wins, a redelivery changes nothing. A commit with only records queued
+ * writes them. When that transaction fails the records are dropped and
+ * commit returns the error (the caller redelivers). */
+NOSTRDEF int nostr_pgwire_seen(nostr_pgwire *s, const unsigned char id[32], int relay_id, long long first_seen);
+
+/* Provenance of n events: row is called once per (event, relay) pair
+ * recorded, by event id, then first_seen, then relay_id. One statement. */
+NOSTRDEF int nostr_pgwire_seen_on(nostr_pgwire *s, const unsigned char (*ids)[32], size_t n,
+                                  void (*row)(void *user, const unsigned char id[32], int relay_id,
+                                              long long first_seen),
+                                  void *user);
+
+/* The upstream list. */
+typedef struct nostr_pgwire_relay_row {
+    int id;              /* > 0, chosen by the caller (the gateway) */
+    const char *url;     /* unique */
+    const char *filters; /* a JSON array of filter objects; NULL on save: [{}] */
+    long long added_at;  /* unix s */
+    long long since_ts;  /* watermark, unix s */
+} nostr_pgwire_relay_row;
+
+/* Every saved upstream, by id. */
+NOSTRDEF int nostr_pgwire_relays_load(nostr_pgwire *s, void (*row)(void *user, const nostr_pgwire_relay_row *r),
+                                      void *user);
+/* Insert r, or when its id exists update url and filters (added_at and
+ * since_ts are kept). NOSTR_ERR_BUSY when another id has the url. */
+NOSTRDEF int nostr_pgwire_relay_save(nostr_pgwire *s, const nostr_pgwire_relay_row *r);
+/* Forget an upstream (no error when unknown). Its event_relays rows stay:
+ * they are history. */
+NOSTRDEF int nostr_pgwire_relay_delete(nostr_pgwire *s, int id);
+/* Move an upstream's watermark forward: since_ts = greatest(since_ts,
+ * since_ts given); an older value changes nothing. */
+NOSTRDEF int nostr_pgwire_relay_since(nostr_pgwire *s, int id, long long since_ts);
+
+/* Ids of stored events with created_at >= since, newest first (ties by
+ * lowest id), at most max: for warming the gateway's dedup set at start.
+ * Read in pages of 10,000 rows (each a statement), so a large max does
+ * not hold every id in memory at once. */
+NOSTRDEF int nostr_pgwire_recent_ids(nostr_pgwire *s, long long since, size_t max,
+                                     void (*row)(void *user, const unsigned char id[32]), void *user);
 
 #endif /* NOSTR_WITH_PGWIRE */
 
@@ -4023,6 +4094,8 @@ static const char *nostr__relay_check_event(nostr_relay_conn *c, const nostr_eve
     long long now = nostr__relay_now_s(r), exp;
     nostr_error err;
     size_t t, i;
+    *why = NOSTR_RELAY_REJ_BLOCKED;
+    if (cfg->read_only) return "blocked: this relay only serves reads";
     *why = NOSTR_RELAY_REJ_INVALID;
     if (ev->json_len > l->max_event_bytes)
         return snprintf(buf, cap, "invalid: event too large (max %lu bytes)", (unsigned long)l->max_event_bytes), buf;
@@ -5039,8 +5112,8 @@ NOSTRDEF int nostr_relay_write_info(const nostr_relay *r, nostr_buf *out)
     rc |= nostr__relay_json_bool(out, &lfirst, "auth_required", cfg->auth_required_read && cfg->auth_required_write);
     rc |= nostr__relay_json_bool(out, &lfirst, "payment_required", 0);
     rc |= nostr__relay_json_bool(out, &lfirst, "restricted_writes",
-                                 cfg->auth_required_write || l->min_pow > 0 || cfg->kinds_allow_count > 0 ||
-                                     cfg->pubkeys_allow_count > 0);
+                                 cfg->read_only || cfg->auth_required_write || l->min_pow > 0 ||
+                                     cfg->kinds_allow_count > 0 || cfg->pubkeys_allow_count > 0);
     if (l->max_past_s) rc |= nostr__relay_json_num(out, &lfirst, "created_at_lower_limit", l->max_past_s);
     rc |= nostr__relay_json_num(out, &lfirst, "created_at_upper_limit", l->max_future_s);
     rc |= nostr__relay_json_num(out, &lfirst, "default_limit", (long long)l->default_limit);
@@ -5107,6 +5180,7 @@ enum {
 #define NOSTR__PGWIRE_STMTS 64       /* prepared statements kept per connection */
 #define NOSTR__PGWIRE_MAX_VALUE 1024 /* longer tag values and d tags are indexed by hash */
 #define NOSTR__PGWIRE_SCHEMA "1"     /* nostr_meta 'schema' */
+#define NOSTR__PGWIRE_PAGE 10000     /* rows per recent_ids statement */
 
 /* The schema. Every statement is accepted by PostgreSQL and CockroachDB
  * but the tags table's key: its index must run (name, value, created_at
@@ -5174,6 +5248,56 @@ static const char nostr__pgwire_sql_purge_tags[] =
     "DELETE FROM tags WHERE event_id IN (SELECT id FROM events WHERE expiration <= $1::int8)";
 static const char nostr__pgwire_sql_purge_events[] = "DELETE FROM events WHERE expiration <= $1::int8";
 
+/* The gateway's tables (nostr_pgwire_gateway_schema), apart from the
+ * store's schema: a relay has no use for them. event_relays is keyed by
+ * (event_id, relay_id) so a redelivery is one ON CONFLICT DO NOTHING and
+ * "which relays had these events" is a primary key lookup; the second
+ * index answers "newest events first seen on relay R" in index order
+ * (event_id last: a stable order for equal first_seen, and the ids come
+ * from the index alone). No foreign keys: rows outlive a removed relay and
+ * a deleted event (they are history), and a REFERENCES check would cost a
+ * lookup per row in the consumer's batches. */
+static const char *const nostr__pgwire_gateway_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS gateway_relays (id integer PRIMARY KEY, url text NOT NULL UNIQUE, "
+    "filters text NOT NULL, added_at bigint NOT NULL, since_ts bigint NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS event_relays (event_id bytea NOT NULL, relay_id integer NOT NULL, "
+    "first_seen bigint NOT NULL, PRIMARY KEY (event_id, relay_id))",
+    "CREATE INDEX IF NOT EXISTS event_relays_relay_idx ON event_relays (relay_id, first_seen DESC, event_id)"};
+
+/* Provenance, written in the commit's transaction after the events.
+ * Every record is kept, whether its event is stored yet or not: with one
+ * queue per upstream (RabbitMQ) a relay's sighting of an event may be
+ * consumed before the event itself, which another relay delivered; a
+ * record for an event the store refused (superseded, deleted) is history
+ * too: that relay did send that id. GROUP BY folds a pair queued twice in
+ * one batch to its earliest sighting. */
+static const char nostr__pgwire_sql_insert_seen[] =
+    "INSERT INTO event_relays (event_id, relay_id, first_seen) "
+    "SELECT q.event_id, q.relay_id, min(q.first_seen) "
+    "FROM unnest($1::bytea[], $2::int4[], $3::int8[]) AS q (event_id, relay_id, first_seen) "
+    "GROUP BY q.event_id, q.relay_id "
+    "ON CONFLICT (event_id, relay_id) DO NOTHING";
+static const char nostr__pgwire_sql_seen_on[] =
+    "SELECT event_id, relay_id, first_seen FROM event_relays WHERE event_id = ANY($1::bytea[]) "
+    "ORDER BY event_id, first_seen, relay_id";
+static const char nostr__pgwire_sql_relays_load[] =
+    "SELECT id, url, filters, added_at, since_ts FROM gateway_relays ORDER BY id";
+static const char nostr__pgwire_sql_relay_save[] =
+    "INSERT INTO gateway_relays (id, url, filters, added_at, since_ts) "
+    "VALUES ($1::int4, $2::text, $3::text, $4::int8, $5::int8) "
+    "ON CONFLICT (id) DO UPDATE SET url = excluded.url, filters = excluded.filters";
+static const char nostr__pgwire_sql_relay_delete[] = "DELETE FROM gateway_relays WHERE id = $1::int4";
+static const char nostr__pgwire_sql_relay_since[] =
+    "UPDATE gateway_relays SET since_ts = greatest(since_ts, $2::int8) WHERE id = $1::int4";
+/* recent_ids in pages: the first, then each after the last row of the
+ * previous one. The range on created_at keeps it an index range scan of
+ * events_created_at_idx; only rows tied with the last one are filtered. */
+static const char nostr__pgwire_sql_recent_ids[] =
+    "SELECT id, created_at FROM events WHERE created_at >= $1::int8 ORDER BY created_at DESC, id LIMIT $2::int8";
+static const char nostr__pgwire_sql_recent_ids_after[] =
+    "SELECT id, created_at FROM events WHERE created_at >= $1::int8 AND created_at <= $3::int8 "
+    "AND (created_at < $3::int8 OR id > $4::bytea) ORDER BY created_at DESC, id LIMIT $2::int8";
+
 /* One queued put: the fields the commit needs, strings as offsets into
  * the store's text buffer (it grows, so no pointers). */
 typedef struct nostr__pgwire_put {
@@ -5223,6 +5347,13 @@ typedef struct nostr__pgwire_entry {
     unsigned char ref[32];   /* ids: the event's pubkey; keys: the current version's id */
 } nostr__pgwire_entry;
 
+/* A queued provenance record (nostr_pgwire_seen). */
+typedef struct nostr__pgwire_seen {
+    unsigned char id[32];
+    int relay_id;
+    long long first_seen;
+} nostr__pgwire_seen;
+
 typedef struct nostr__pgwire_map {
     nostr__pgwire_entry *slots;
     size_t cap, count;
@@ -5260,6 +5391,7 @@ struct nostr_pgwire {
     int completing;  /* inside commit's completion callbacks */
     char err[512];
     char put_err[512]; /* what failed puts are answered with */
+    char state[6];     /* SQLSTATE of the last failed statement, or "" */
 
     nostr__pgwire_put *puts; /* [0, written) written, waiting for commit; [written, nputs) queued */
     size_t nputs, cap_puts, written;
@@ -5268,6 +5400,9 @@ struct nostr_pgwire {
     nostr__pgwire_ref *refs;
     size_t nrefs, cap_refs;
     nostr_buf text;
+    nostr__pgwire_seen *seen; /* provenance records for the next flush */
+    size_t nseen, cap_seen;
+    int seen_rc; /* a flush dropped records since the last commit: its error */
 
     nostr__pgwire_map ids, dels, keys; /* commit scratch */
     nostr_buf drop;                    /* ids (32 bytes each) to delete from the database */
@@ -5629,6 +5764,7 @@ static int nostr__pgwire_classify(nostr_pgwire *s, PGresult *r)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     int cls = NOSTR__PGWIRE_FAIL;
+    snprintf(s->state, sizeof s->state, "%s", state ? state : "");
     nostr__pgwire_set_error(s, r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
     if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
         cls = NOSTR__PGWIRE_RETRY;
@@ -6329,15 +6465,44 @@ static int nostr__pgwire_write_deletions(nostr_pgwire *s)
     return nostr__pgwire_run(s, nostr__pgwire_sql_insert_coords, p);
 }
 
-/* One attempt at writing the queued puts, inside BEGIN ... COMMIT. */
-static int nostr__pgwire_flush_body(nostr_pgwire *s, void *arg, int ambiguous)
+/* The queued provenance records, after the events (so the join sees this
+ * batch's rows). */
+static int nostr__pgwire_write_seen(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i;
+    int col, rc = 0;
+    if (!s->nseen) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    for (col = 0; col < 3 && !rc; col++) {
+        static const Oid types[3][2] = {{NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_INT4_ARRAY, NOSTR__PGWIRE_INT4},
+                                        {NOSTR__PGWIRE_INT8_ARRAY, NOSTR__PGWIRE_INT8}};
+        if (nostr__pgwire_array_begin(s, p, types[col][0], types[col][1]) < 0) return NOSTR__PGWIRE_NOMEM;
+        for (i = 0; i < s->nseen && !rc; i++) {
+            const nostr__pgwire_seen *q = &s->seen[i];
+            if (col == 0)
+                rc = nostr__pgwire_array_add(p, q->id, 32);
+            else if (col == 1)
+                rc = nostr__pgwire_array_add_i32(p, (long)q->relay_id);
+            else
+                rc = nostr__pgwire_array_add_i64(p, q->first_seen);
+        }
+        if (!rc) rc = nostr__pgwire_array_end(p);
+    }
+    if (rc) return NOSTR__PGWIRE_NOMEM;
+    return nostr__pgwire_run(s, nostr__pgwire_sql_insert_seen, p);
+}
+
+/* The queued puts: look up, decide, write. */
+static int nostr__pgwire_write_puts(nostr_pgwire *s, int ambiguous)
 {
     int cls;
-    (void)arg;
     nostr__pgwire_map_reset(&s->ids);
     nostr__pgwire_map_reset(&s->dels);
     nostr__pgwire_map_reset(&s->keys);
     nostr_buf_clear(&s->drop);
+    if (s->written == s->nputs) return NOSTR__PGWIRE_DONE; /* only provenance records are queued */
     if (nostr__pgwire_gather(s)) return NOSTR__PGWIRE_NOMEM;
     if ((cls = nostr__pgwire_lookup_ids(s)) != 0) return cls;
     if ((cls = nostr__pgwire_lookup_keys(s)) != 0) return cls;
@@ -6348,13 +6513,27 @@ static int nostr__pgwire_flush_body(nostr_pgwire *s, void *arg, int ambiguous)
     return nostr__pgwire_write_deletions(s);
 }
 
-/* Write the queued puts (their completions wait for commit). */
+/* One attempt at writing the queue, inside BEGIN ... COMMIT. */
+static int nostr__pgwire_flush_body(nostr_pgwire *s, void *arg, int ambiguous)
+{
+    int cls;
+    (void)arg;
+    if ((cls = nostr__pgwire_write_puts(s, ambiguous)) != 0) return cls;
+    return nostr__pgwire_write_seen(s);
+}
+
+/* Write the queued puts (their completions wait for commit) and
+ * provenance records. */
 static int nostr__pgwire_flush(nostr_pgwire *s)
 {
     size_t i;
     int rc;
-    if (s->written == s->nputs) return NOSTR_OK;
+    if (s->written == s->nputs && !s->nseen) return NOSTR_OK;
     rc = nostr__pgwire_transaction(s, nostr__pgwire_flush_body, NULL);
+    /* Records are written or, with a failed transaction, dropped: the
+     * caller redelivers; commit reports it. */
+    if (rc != NOSTR_OK && s->nseen) s->seen_rc = rc;
+    s->nseen = 0;
     for (i = s->written; i < s->nputs; i++) {
         nostr__pgwire_put *p = &s->puts[i];
         if (rc != NOSTR_OK)
@@ -6394,6 +6573,8 @@ NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s)
         nostr_buf_clear(&s->text);
         s->ntags = s->nrefs = 0;
     }
+    if (worst == NOSTR_OK) worst = s->seen_rc; /* provenance records were dropped */
+    s->seen_rc = NOSTR_OK;
     return worst;
 }
 
@@ -6638,15 +6819,15 @@ static int nostr__pgwire_build(nostr_pgwire *s, const nostr_filter *f, size_t n,
     return nostr_buf_append_str(&s->sql, for_count ? ") u" : ") u ORDER BY created_at DESC, id");
 }
 
-/* Run the built statement outside a transaction: again after 40001 or
+/* Run sql with s->params outside a transaction: again after 40001 or
  * once after a lost connection. */
-static int nostr__pgwire_read(nostr_pgwire *s, PGresult **out)
+static int nostr__pgwire_read_sql(nostr_pgwire *s, const char *sql, PGresult **out)
 {
     int tries = 0, lost = 0, cls, rc;
     for (;;) {
         rc = nostr__pgwire_ensure(s);
         if (rc != NOSTR_OK) return rc;
-        cls = nostr__pgwire_exec(s, s->sql.data, &s->params, out);
+        cls = nostr__pgwire_exec(s, sql, &s->params, out);
         if (cls == NOSTR__PGWIRE_DONE) return NOSTR_OK;
         if (cls == NOSTR__PGWIRE_NOMEM) return NOSTR_ERR_NOMEM;
         if (cls == NOSTR__PGWIRE_RETRY && ++tries < NOSTR__PGWIRE_TRIES) continue;
@@ -6654,6 +6835,12 @@ static int nostr__pgwire_read(nostr_pgwire *s, PGresult **out)
         nostr__pgwire_log(s, NOSTR_LOG_ERROR, "query failed", s->err);
         return NOSTR_ERR_NET;
     }
+}
+
+/* The built statement (s->sql). */
+static int nostr__pgwire_read(nostr_pgwire *s, PGresult **out)
+{
+    return nostr__pgwire_read_sql(s, s->sql.data, out);
 }
 
 static int nostr__pgwire_query_fn(void *self, const nostr_filter *filters, size_t n, long long now,
@@ -6792,6 +6979,7 @@ static void nostr__pgwire_free(nostr_pgwire *s)
     nostr_free(al, s->puts);
     nostr_free(al, s->tags);
     nostr_free(al, s->refs);
+    nostr_free(al, s->seen);
     nostr_buf_free(&s->text);
     nostr__pgwire_map_free(al, &s->ids);
     nostr__pgwire_map_free(al, &s->dels);
@@ -6939,6 +7127,199 @@ NOSTRDEF void nostr_pgwire_close(nostr_pgwire *s)
 NOSTRDEF const char *nostr_pgwire_last_error(const nostr_pgwire *s)
 {
     return s ? s->err : "";
+}
+
+/* ---- the gateway's tables ---- */
+
+NOSTRDEF int nostr_pgwire_gateway_schema(nostr_pgwire *s)
+{
+    size_t i;
+    int rc, attempt;
+    if (!s) return NOSTR_ERR_ARG;
+    for (i = 0; i < sizeof nostr__pgwire_gateway_ddl / sizeof nostr__pgwire_gateway_ddl[0]; i++) {
+        /* Twice at most: after a lost connection, or when another process
+         * created the same table at the same moment (PostgreSQL's IF NOT
+         * EXISTS can then fail on its catalog); the second run finds it. */
+        for (attempt = 0, rc = NOSTR_ERR_NET; attempt < 2 && rc != NOSTR_OK; attempt++) {
+            rc = nostr__pgwire_ensure(s);
+            if (rc == NOSTR_OK && nostr__pgwire_simple(s, nostr__pgwire_gateway_ddl[i]) != NOSTR__PGWIRE_DONE)
+                rc = NOSTR_ERR_NET;
+        }
+        if (rc != NOSTR_OK) {
+            nostr__pgwire_log(s, NOSTR_LOG_ERROR, "creating the gateway tables failed", s->err);
+            return rc;
+        }
+    }
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_pgwire_seen(nostr_pgwire *s, const unsigned char id[32], int relay_id, long long first_seen)
+{
+    nostr__pgwire_seen *q;
+    void *np;
+    if (!s || !id) return NOSTR_ERR_ARG;
+    if (!(np = nostr__pgwire_reserve(s->al, s->seen, &s->cap_seen, s->nseen + 1, sizeof *s->seen)))
+        return NOSTR_ERR_NOMEM;
+    s->seen = (nostr__pgwire_seen *)np;
+    q = &s->seen[s->nseen++];
+    memcpy(q->id, id, 32);
+    q->relay_id = relay_id;
+    q->first_seen = first_seen;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_pgwire_seen_on(nostr_pgwire *s, const unsigned char (*ids)[32], size_t n,
+                                  void (*row)(void *user, const unsigned char id[32], int relay_id,
+                                              long long first_seen),
+                                  void *user)
+{
+    PGresult *r;
+    size_t i;
+    int rc, k;
+    if (!s || (!ids && n) || !row) return NOSTR_ERR_ARG;
+    if (!n) return NOSTR_OK;
+    nostr__pgwire_flush(s); /* like a query: sees what was queued before it */
+    nostr__pgwire_params_reset(&s->params);
+    if (nostr__pgwire_array_begin(s, &s->params, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA) < 0)
+        return NOSTR_ERR_NOMEM;
+    for (i = 0; i < n; i++)
+        if (nostr__pgwire_array_add(&s->params, ids[i], 32)) return NOSTR_ERR_NOMEM;
+    nostr__pgwire_array_end(&s->params);
+    rc = nostr__pgwire_read_sql(s, nostr__pgwire_sql_seen_on, &r);
+    if (rc) return rc;
+    for (k = 0; k < PQntuples(r); k++)
+        if (PQgetlength(r, k, 0) == 32)
+            row(user, (const unsigned char *)PQgetvalue(r, k, 0), (int)nostr__pgwire_int(r, k, 1),
+                nostr__pgwire_int(r, k, 2));
+    PQclear(r);
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_pgwire_relays_load(nostr_pgwire *s, void (*row)(void *user, const nostr_pgwire_relay_row *r),
+                                      void *user)
+{
+    PGresult *r;
+    int rc, k;
+    if (!s || !row) return NOSTR_ERR_ARG;
+    nostr__pgwire_params_reset(&s->params);
+    rc = nostr__pgwire_read_sql(s, nostr__pgwire_sql_relays_load, &r);
+    if (rc) return rc;
+    for (k = 0; k < PQntuples(r); k++) {
+        nostr_pgwire_relay_row v;
+        v.id = (int)nostr__pgwire_int(r, k, 0);
+        v.url = PQgetvalue(r, k, 1); /* binary text: the bytes, and libpq adds a NUL */
+        v.filters = PQgetvalue(r, k, 2);
+        v.added_at = nostr__pgwire_int(r, k, 3);
+        v.since_ts = nostr__pgwire_int(r, k, 4);
+        row(user, &v);
+    }
+    PQclear(r);
+    return NOSTR_OK;
+}
+
+/* A one-statement write (sql in arg, s->params): as its own SERIALIZABLE
+ * transaction, so it gets the commit's retries. Each is idempotent, so a
+ * rerun after a COMMIT whose fate is unknown is harmless. */
+static int nostr__pgwire_write1_body(nostr_pgwire *s, void *arg, int ambiguous)
+{
+    (void)ambiguous;
+    return nostr__pgwire_run(s, (const char *)arg, &s->params);
+}
+
+static int nostr__pgwire_write1(nostr_pgwire *s, const char *sql)
+{
+    return nostr__pgwire_transaction(s, nostr__pgwire_write1_body, (void *)sql);
+}
+
+static int nostr__pgwire_param_i32(nostr_pgwire *s, long v)
+{
+    unsigned char b[4];
+    nostr__pgwire_be32(b, (unsigned long)v);
+    return nostr__pgwire_param(s, &s->params, NOSTR__PGWIRE_INT4, b, 4);
+}
+
+NOSTRDEF int nostr_pgwire_relay_save(nostr_pgwire *s, const nostr_pgwire_relay_row *r)
+{
+    const char *filters;
+    int rc;
+    if (!s || !r || r->id <= 0 || !r->url) return NOSTR_ERR_ARG;
+    filters = r->filters ? r->filters : "[{}]"; /* the gateway's default: everything */
+    nostr__pgwire_params_reset(&s->params);
+    if (nostr__pgwire_param_i32(s, r->id) < 0 ||
+        nostr__pgwire_param(s, &s->params, NOSTR__PGWIRE_TEXT, r->url, strlen(r->url)) < 0 ||
+        nostr__pgwire_param(s, &s->params, NOSTR__PGWIRE_TEXT, filters, strlen(filters)) < 0 ||
+        nostr__pgwire_param_i64(s, &s->params, r->added_at) < 0 ||
+        nostr__pgwire_param_i64(s, &s->params, r->since_ts) < 0)
+        return NOSTR_ERR_NOMEM;
+    rc = nostr__pgwire_write1(s, nostr__pgwire_sql_relay_save);
+    /* unique_violation: the url belongs to another id (the gateway's answer too) */
+    if (rc == NOSTR_ERR_NET && strcmp(s->state, "23505") == 0) return NOSTR_ERR_BUSY;
+    return rc;
+}
+
+NOSTRDEF int nostr_pgwire_relay_delete(nostr_pgwire *s, int id)
+{
+    if (!s) return NOSTR_ERR_ARG;
+    nostr__pgwire_params_reset(&s->params);
+    if (nostr__pgwire_param_i32(s, id) < 0) return NOSTR_ERR_NOMEM;
+    return nostr__pgwire_write1(s, nostr__pgwire_sql_relay_delete);
+}
+
+NOSTRDEF int nostr_pgwire_relay_since(nostr_pgwire *s, int id, long long since_ts)
+{
+    if (!s) return NOSTR_ERR_ARG;
+    nostr__pgwire_params_reset(&s->params);
+    if (nostr__pgwire_param_i32(s, id) < 0 || nostr__pgwire_param_i64(s, &s->params, since_ts) < 0)
+        return NOSTR_ERR_NOMEM;
+    return nostr__pgwire_write1(s, nostr__pgwire_sql_relay_since);
+}
+
+/* One page of recent_ids: want rows after (*at, last) unless first.
+ * Returns the rows read (>= 0) or an error; *at and last move to the
+ * page's last row. */
+static long nostr__pgwire_recent_page(nostr_pgwire *s, long long since, size_t want, int first, long long *at,
+                                      unsigned char last[32], void (*row)(void *user, const unsigned char id[32]),
+                                      void *user)
+{
+    PGresult *r;
+    int rc, k, n;
+    nostr__pgwire_params_reset(&s->params);
+    if (nostr__pgwire_param_i64(s, &s->params, since) < 0 ||
+        nostr__pgwire_param_i64(s, &s->params, (long long)want) < 0 ||
+        (!first && (nostr__pgwire_param_i64(s, &s->params, *at) < 0 ||
+                    nostr__pgwire_param(s, &s->params, NOSTR__PGWIRE_BYTEA, last, 32) < 0)))
+        return NOSTR_ERR_NOMEM;
+    rc = nostr__pgwire_read_sql(s, first ? nostr__pgwire_sql_recent_ids : nostr__pgwire_sql_recent_ids_after, &r);
+    if (rc) return rc;
+    n = PQntuples(r);
+    for (k = 0; k < n; k++) {
+        if (PQgetlength(r, k, 0) != 32) continue;
+        memcpy(last, PQgetvalue(r, k, 0), 32);
+        *at = nostr__pgwire_int(r, k, 1);
+        row(user, last);
+    }
+    PQclear(r);
+    return n;
+}
+
+NOSTRDEF int nostr_pgwire_recent_ids(nostr_pgwire *s, long long since, size_t max,
+                                     void (*row)(void *user, const unsigned char id[32]), void *user)
+{
+    unsigned char last[32];
+    long long at = 0;
+    size_t got = 0;
+    long n;
+    if (!s || !row) return NOSTR_ERR_ARG;
+    nostr__pgwire_flush(s); /* like a query: sees what was queued before it */
+    memset(last, 0, sizeof last);
+    while (got < max) {
+        size_t want = max - got < NOSTR__PGWIRE_PAGE ? max - got : NOSTR__PGWIRE_PAGE;
+        n = nostr__pgwire_recent_page(s, since, want, got == 0, &at, last, row, user);
+        if (n < 0) return (int)n;
+        got += (size_t)n;
+        if ((size_t)n < want) break; /* the last page */
+    }
+    return NOSTR_OK;
 }
 
 #endif /* NOSTR_WITH_PGWIRE */

@@ -101,6 +101,7 @@ static void sim_put(sim *s, const char *json)
     nostr_arena_free(&a);
 }
 
+/* forge: 1 breaks the signature, 2 the id (content changed after signing) */
 static char *make_event(env *e, long long ts, const char *content, int forge)
 {
     nostr_event ev;
@@ -111,7 +112,8 @@ static char *make_event(env *e, long long ts, const char *content, int forge)
     nostr_buf_init(&b, NULL);
     nostr_event_init(&ev, &a, 1, ts, content, strlen(content));
     CHECK(nostr_event_sign(e->ctx, &ev, &e->k) == NOSTR_OK);
-    if (forge) ev.sig[5] ^= 1;
+    if (forge == 1) ev.sig[5] ^= 1;
+    if (forge == 2) ev.content.ptr = "tampered", ev.content.len = 8;
     nostr_event_to_json(&ev, &b);
     out = strdup(b.data);
     nostr_buf_free(&b);
@@ -325,6 +327,11 @@ static void test_dedup_and_provenance(void)
     }
     forged = make_event(&e, NOW_S - 50, "forged", 1);
     sim_put(&e.sims[0], forged);
+    {
+        char *wrong_id = make_event(&e, NOW_S - 40, "original", 2);
+        sim_put(&e.sims[0], wrong_id);
+        free(wrong_id);
+    }
     add_up(&e, 0, NULL);
     add_up(&e, 1, NULL);
     run(&e);
@@ -337,8 +344,8 @@ static void test_dedup_and_provenance(void)
     id_of(forged, id);
     CHECK_EQ(count_items(&e, id, -1, -1), 0);
     nostr_gateway_upstream_stats_get(nostr_gateway_find(e.gw, 1), &st);
-    CHECK(st.received >= 6); /* the backfill's last page repeats its boundary */
-    CHECK_EQ(st.invalid, 1);
+    CHECK(st.received >= 7); /* the backfill's last page repeats its boundary */
+    CHECK_EQ(st.invalid, 2);
     CHECK_EQ(st.state, NOSTR_CLIENT_OPEN);
     CHECK(strstr(st.last_error, "invalid") != NULL);
     CHECK(st.median_size > 200 && st.median_size < 400);

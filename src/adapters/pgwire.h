@@ -14,7 +14,9 @@
  *   nostr_meta(key, value)                     schema version
  * ids and pubkeys are bytea (32 bytes); content holds the event's content
  * with ASCII letters lowered, for NIP-50 search (content LIKE '%word%' per
- * word, a scan); raw holds the JSON text as it was put.
+ * word, a scan); raw holds the JSON text as it was put. The gateway's
+ * tables (gateway_relays, event_relays) are created apart, by
+ * nostr_pgwire_gateway_schema (below).
  *
  * Puts are batched: put queues the event; commit writes every queued put
  * in one transaction (duplicates, replaceable versions and deletions
@@ -49,8 +51,10 @@ NOSTRDEF int nostr_pgwire_open(nostr_pgwire **out, const nostr_pgwire_config *cf
 /* The store interface over it; its destroy frees the store without
  * writing queued puts or calling their completions. */
 NOSTRDEF nostr_store nostr_pgwire_iface(nostr_pgwire *s);
-/* Write queued puts in one transaction, then complete every put written
- * since the last commit. NOSTR_OK, or the error their completions got. */
+/* Write queued puts (and provenance records, nostr_pgwire_seen) in one
+ * transaction, then complete every put written since the last commit.
+ * NOSTR_OK, or the error their completions got (or, with no failed put,
+ * the error that dropped provenance records since the last commit). */
 NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s);
 /* Commit, then disconnect and free. */
 NOSTRDEF void nostr_pgwire_close(nostr_pgwire *s);
@@ -62,5 +66,69 @@ NOSTRDEF const char *nostr_pgwire_last_error(const nostr_pgwire *s);
  * scan. */
 NOSTRDEF int nostr_pgwire_explain(nostr_pgwire *s, const nostr_filter *filters, size_t n, long long now, int analyze,
                                   nostr_buf *out);
+
+/* ---- the aggregating gateway's tables (docs/database.md, "Gateway
+ * tables"). Same connection, same reconnect and retry rules as the store.
+ * Row callbacks get pointers valid only during the call. ---- */
+
+/* Create the gateway's tables and index if missing (idempotent, safe at
+ * every start; the store's own schema must exist):
+ *   gateway_relays(id integer PRIMARY KEY, url text NOT NULL UNIQUE,
+ *                  filters text NOT NULL, added_at bigint NOT NULL,
+ *                  since_ts bigint NOT NULL DEFAULT 0)
+ *       the upstream list; filters is a JSON array of filter objects,
+ *       stored verbatim; since_ts the watermark (newest created_at seen)
+ *   event_relays(event_id bytea, relay_id integer, first_seen bigint,
+ *                PRIMARY KEY (event_id, relay_id))
+ *       provenance: which relays delivered each event, first seen when
+ *   event_relays_relay_idx ON event_relays (relay_id, first_seen DESC, event_id)
+ *       "events first seen on relay R, newest first" */
+NOSTRDEF int nostr_pgwire_gateway_schema(nostr_pgwire *s);
+
+/* Queue a provenance record: event id was delivered by relay relay_id,
+ * first seen at first_seen (unix s). The next write of the queue (commit,
+ * or the flush a query does) writes it in the same transaction as the
+ * queued puts, after them, and only when the event is stored (a put the
+ * batch refused leaves no record); the first sighting per (event, relay)
+ * wins, a redelivery changes nothing. A commit with only records queued
+ * writes them. When that transaction fails the records are dropped and
+ * commit returns the error (the caller redelivers). */
+NOSTRDEF int nostr_pgwire_seen(nostr_pgwire *s, const unsigned char id[32], int relay_id, long long first_seen);
+
+/* Provenance of n events: row is called once per (event, relay) pair
+ * recorded, by event id, then first_seen, then relay_id. One statement. */
+NOSTRDEF int nostr_pgwire_seen_on(nostr_pgwire *s, const unsigned char (*ids)[32], size_t n,
+                                  void (*row)(void *user, const unsigned char id[32], int relay_id,
+                                              long long first_seen),
+                                  void *user);
+
+/* The upstream list. */
+typedef struct nostr_pgwire_relay_row {
+    int id;              /* > 0, chosen by the caller (the gateway) */
+    const char *url;     /* unique */
+    const char *filters; /* a JSON array of filter objects; NULL on save: [{}] */
+    long long added_at;  /* unix s */
+    long long since_ts;  /* watermark, unix s */
+} nostr_pgwire_relay_row;
+
+/* Every saved upstream, by id. */
+NOSTRDEF int nostr_pgwire_relays_load(nostr_pgwire *s, void (*row)(void *user, const nostr_pgwire_relay_row *r),
+                                      void *user);
+/* Insert r, or when its id exists update url and filters (added_at and
+ * since_ts are kept). NOSTR_ERR_BUSY when another id has the url. */
+NOSTRDEF int nostr_pgwire_relay_save(nostr_pgwire *s, const nostr_pgwire_relay_row *r);
+/* Forget an upstream (no error when unknown). Its event_relays rows stay:
+ * they are history. */
+NOSTRDEF int nostr_pgwire_relay_delete(nostr_pgwire *s, int id);
+/* Move an upstream's watermark forward: since_ts = greatest(since_ts,
+ * since_ts given); an older value changes nothing. */
+NOSTRDEF int nostr_pgwire_relay_since(nostr_pgwire *s, int id, long long since_ts);
+
+/* Ids of stored events with created_at >= since, newest first (ties by
+ * lowest id), at most max: for warming the gateway's dedup set at start.
+ * Read in pages of 10,000 rows (each a statement), so a large max does
+ * not hold every id in memory at once. */
+NOSTRDEF int nostr_pgwire_recent_ids(nostr_pgwire *s, long long since, size_t max,
+                                     void (*row)(void *user, const unsigned char id[32]), void *user);
 
 #endif /* NOSTR_WITH_PGWIRE */

@@ -539,6 +539,14 @@ static void nostr__gw_c_event(void *user, const char *sub, const nostr_event *ev
     nostr_arena_init(&x->arena, NULL, 0, gw->al);
     if (nostr_event_parse(&x->ev, x->json, len, &x->arena, NULL, NULL) != NOSTR_OK) {
         x->job.result = NOSTR_ERR_JSON; /* the client parsed it once: cannot happen but for memory */
+        up->refs++;
+        nostr__gw_verified(gw, x);
+        return;
+    }
+    /* the id is cheap to check here; workers check the signature */
+    if (nostr_event_check(&x->ev, NULL, NULL) != NOSTR_OK) {
+        x->job.result = NOSTR_ERR_ID;
+        up->refs++;
         nostr__gw_verified(gw, x);
         return;
     }
@@ -549,7 +557,7 @@ static void nostr__gw_c_event(void *user, const char *sub, const nostr_event *ev
     x->job.gw_private = x;
     up->refs++;
     if (gw->cb.verify && gw->cb.verify(gw->cb.user, &x->job) == 0) return;
-    x->job.result = nostr_event_validate(gw->cfg.ctx, &x->ev, NULL, NULL);
+    x->job.result = nostr_event_verify(gw->cfg.ctx, &x->ev);
     nostr__gw_verified(gw, x);
 }
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# nostr-gateway end to end: tests/interop/gateway_e2e.mjs starts three
+# nostr-relay upstreams and the gateway against a real PostgreSQL started
+# here in a temp dir on a free port (tests/pg_start.sh); nostr-tools
+# publishes and reads. Usage: test_gateway_e2e.sh BUILD_DIR (ctest runs it
+# from tests/). Fails, not skips, without node, the npm peers or PostgreSQL.
+set -u
+build=${1:?usage: $0 BUILD_DIR}
+tmp=$(mktemp -d)
+# shellcheck source=tests/pg_start.sh
+source "$(dirname "$0")/pg_start.sh"
+cleanup() {
+  if [ -f "$tmp/pids" ]; then
+    while read -r p; do kill -9 "$p" 2> /dev/null; done < "$tmp/pids"
+  fi
+  pg_stop
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+for p in nostr-relay nostr-gateway; do
+  [ -x "$build/$p" ] || { echo "FAIL: missing $build/$p" >&2; exit 1; }
+done
+if ! command -v node > /dev/null || [ ! -d interop/node_modules/nostr-tools ]; then
+  echo "FAIL: node or tests/interop/node_modules missing (npm ci --prefix tests/interop)" >&2
+  exit 1
+fi
+pg_start || { echo "FAIL: PostgreSQL did not start" >&2; exit 1; }
+timeout 280 node interop/gateway_e2e.mjs --bin "$build" --tmp "$tmp" --db "$PG_CONNINFO" --pids "$tmp/pids"
