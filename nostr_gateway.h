@@ -19,9 +19,387 @@
 extern "C" {
 #endif
 
-/* ---- rabbitmq: the queue adapter (librabbitmq), NOSTR_WITH_RABBITMQ ---- */
+/* ---- rabbitmq: the queue adapter (librabbitmq), NOSTR_WITH_RABBITMQ ----
+ *
+ * Compiled in with NOSTR_WITH_RABBITMQ (link -lrabbitmq, librabbitmq 0.11
+ * or later). The gateway's durable hand-over between reading upstream
+ * relays and storing events; docs/queue.md explains every choice below.
+ *
+ * Names, for a prefix P (default "distrise") and an upstream key K:
+ *   exchange "P.relay.K"  direct, durable; routing key K
+ *   queue    "P.relay.K"  durable quorum queue bound to it with K;
+ *            x-delivery-limit = max_deliveries - 1 and
+ *            x-dead-letter-exchange "P.dlx" (at-least-once), so a message
+ *            rejected max_deliveries times is dead-lettered, never
+ *            redelivered again
+ *   exchange "P.dlx"      fanout, durable (keeps the original routing key)
+ *   queue    "P.dead"     durable quorum queue bound to it
+ *
+ * One object is one AMQP connection with up to three channels: publishing
+ * (in confirm mode), consuming (basic.qos prefetch, manual acks) and
+ * administration (declare, delete, depth), so that a refused declare or a
+ * missing queue closes only the channel it happened on. The gateway uses
+ * two objects, a publisher and a consumer, each on its own thread; one
+ * object must not be used from two threads at once.
+ *
+ * Everything blocks (librabbitmq is blocking): connect and login up to
+ * connect_timeout_ms, each declare/delete/consume up to rpc_timeout_ms, a
+ * publish while the socket's send buffer is full, poll up to its timeout.
+ * Heartbeats are sent and checked only inside calls, so call poll at
+ * least every heartbeat_s / 2 seconds.
+ *
+ * Publisher confirms: publish hands the message to the broker and returns;
+ * the broker's basic.ack / basic.nack (read by poll, multiple=1 covering
+ * every earlier tag) reports each publish's user_tag exactly once through
+ * on_confirm, ok=1 only when the broker has the message on disk. A
+ * publish the connection or channel lost before its confirm is reported
+ * with ok=0 at the next poll: publish it again (the store must accept
+ * duplicates). Back-pressure: publish answers NOSTR_ERR_BUSY while
+ * max_unconfirmed publishes await their confirm, or while the broker has
+ * blocked the connection (memory or disk alarm, connection.blocked); the
+ * caller stops reading its sources until poll has drained confirms.
+ *
+ * Memory: the object and message buffers through cfg->al; librabbitmq
+ * allocates its frames with malloc. */
+#ifdef NOSTR_WITH_RABBITMQ
 
-/* ---- gateway: declarations (issue 5) ---- */
+typedef struct nostr_amqp nostr_amqp;
+
+typedef struct nostr_amqp_config {
+    const char *url;          /* amqp://user:pass@host:port/vhost [amqp://guest:guest@localhost:5672/] */
+    const char *prefix;       /* name prefix ["distrise"] */
+    unsigned max_unconfirmed; /* publishes awaiting a confirm before publish answers BUSY [1024] */
+    int max_deliveries;       /* rejected this many times -> dead-lettered [5]; < 0: never */
+    unsigned prefetch;        /* consumer basic.qos prefetch count, at most 65535 [512] */
+    int heartbeat_s;          /* [30]; < 0: no heartbeats */
+    int connect_timeout_ms;   /* TCP connect and AMQP handshake [5000] */
+    int rpc_timeout_ms;       /* each declare, delete, consume, depth [15000] */
+    const nostr_allocator *al; /* NULL = C library */
+    nostr_log_fn log;         /* optional: connection events and broker errors */
+    void *log_user;
+} nostr_amqp_config;
+
+typedef struct nostr_amqp_msg {
+    const char *key;           /* routing key = the upstream key it was published with (NUL-terminated) */
+    size_t key_len;
+    const void *body;          /* key and body stay valid until the next poll (or close), so a
+                                  caller may collect one poll's deliveries and store them as a batch */
+    size_t len;
+    unsigned long long delivery_tag; /* for nostr_amqp_ack / _reject on this object */
+    int redelivered;           /* the broker delivered it before */
+    long long delivery_count;  /* x-delivery-count (earlier failed deliveries) when sent, else -1 */
+    int dead;                  /* 1: from the dead-letter queue (nostr_amqp_consume(a, NULL)) */
+} nostr_amqp_msg;
+
+typedef struct nostr_amqp_handlers {
+    void *user;
+    /* each publish's user_tag once; ok=0: nacked, or lost with the connection or channel */
+    void (*on_confirm)(void *user, unsigned long long user_tag, int ok);
+    /* consumer deliveries; ack or reject each (now or later) */
+    void (*on_message)(void *user, const nostr_amqp_msg *m);
+} nostr_amqp_handlers;
+
+/* Counters since open (reconnects keep them). */
+typedef struct nostr_amqp_stats {
+    unsigned long long published, confirmed, nacked, lost; /* lost: reported ok=0 without a nack */
+    unsigned long long ack_frames, multiple_acks;          /* basic.ack frames read; with multiple=1 */
+    unsigned long long delivered, acked, rejected;
+    unsigned long long blocked, reconnects;                /* connection.blocked received; reconnects done */
+} nostr_amqp_stats;
+
+/* Connect, log in (announcing the connection.blocked capability), open
+ * the publishing channel in confirm mode. On failure *out is NULL, err
+ * gets a static reason (NOSTR_ERR_ARG: bad URL or config; NOSTR_ERR_NET:
+ * refused, unreachable, timed out or login refused; NOSTR_ERR_UNSUPPORTED:
+ * amqps://) and the details go to the log. */
+NOSTRDEF int nostr_amqp_open(nostr_amqp **out, const nostr_amqp_config *cfg, nostr_error *err);
+/* Close the connection politely (when alive) and free. Publishes still
+ * unconfirmed are not reported: poll until nostr_amqp_unconfirmed() is 0
+ * first. NULL is fine. */
+NOSTRDEF void nostr_amqp_close(nostr_amqp *a);
+/* Idempotent: the dead-letter exchange and queue, then (key not NULL) the
+ * key's exchange, queue and binding. Remembered for reconnect.
+ * NOSTR_ERR_ARG: bad key, or the broker refused (e.g. the queue exists
+ * with other arguments; last_error has its words); NOSTR_ERR_NET. */
+NOSTRDEF int nostr_amqp_declare(nostr_amqp *a, const char *key);
+/* Delete the key's exchange and queue (messages in it are gone), cancel
+ * its consumer, forget it. Deleting what does not exist is fine. */
+NOSTRDEF int nostr_amqp_remove(nostr_amqp *a, const char *key);
+/* Publish persistently to the key's exchange. user_tag comes back through
+ * on_confirm. NOSTR_ERR_BUSY: max_unconfirmed out or the broker blocked
+ * the connection; NOSTR_ERR_NET: the connection is down (reconnect);
+ * NOSTR_ERR_ARG: bad key. Publishing to a key not declared makes the
+ * broker close the channel: the publish is then reported ok=0. */
+NOSTRDEF int nostr_amqp_publish(nostr_amqp *a, const char *key, const void *body, size_t n,
+                                unsigned long long user_tag);
+/* Wait up to timeout_ms (< 0: no limit) for a frame, then handle it and
+ * every frame already received: confirms -> on_confirm (each user_tag
+ * once, multiple=1 covering all earlier ones), connection.blocked and
+ * unblocked, deliveries -> on_message, a channel the broker closed is
+ * reopened (its unconfirmed publishes reported ok=0, consumers
+ * restarted). Returns NOSTR_OK (also on timeout), or NOSTR_ERR_NET when
+ * the connection is down: every publish still unconfirmed has then been
+ * reported with ok=0. Frees the previous poll's deliveries first.
+ * Handlers may publish, ack and reject; not poll, reconnect or close. */
+NOSTRDEF int nostr_amqp_poll(nostr_amqp *a, int timeout_ms, const nostr_amqp_handlers *h);
+/* Publishes awaiting their confirm. */
+NOSTRDEF unsigned nostr_amqp_unconfirmed(const nostr_amqp *a);
+/* 1 while the broker has blocked this connection's publishing. */
+NOSTRDEF int nostr_amqp_blocked(const nostr_amqp *a);
+/* Consume the key's queue (key NULL: the dead-letter queue) with manual
+ * acks, after basic.qos. Remembered for reconnect; consuming twice is
+ * fine. NOSTR_ERR_ARG when the queue does not exist. */
+NOSTRDEF int nostr_amqp_consume(nostr_amqp *a, const char *key);
+/* Ack a delivery (multiple: and every earlier one on the channel). A tag
+ * from before a channel or connection loss is ignored with
+ * NOSTR_ERR_CLOSED: the broker has requeued that message already. */
+NOSTRDEF int nostr_amqp_ack(nostr_amqp *a, unsigned long long delivery_tag, int multiple);
+/* The store failed: requeue the message; the broker dead-letters it
+ * instead once it has been rejected max_deliveries times. */
+NOSTRDEF int nostr_amqp_reject(nostr_amqp *a, unsigned long long delivery_tag);
+/* Messages ready in the key's queue (key NULL: the dead-letter queue; not
+ * counting deliveries awaiting an ack) and its consumers: a passive
+ * queue.declare. NOSTR_ERR_ARG when the queue does not exist. Either out
+ * pointer may be NULL. */
+NOSTRDEF int nostr_amqp_depth(nostr_amqp *a, const char *key, unsigned long long *messages, unsigned *consumers);
+/* After NOSTR_ERR_NET (or any time): drop the connection, connect again,
+ * re-declare every key declared and re-consume every queue consumed.
+ * NOSTR_ERR_NET while the broker is still away (call again later).
+ * Publishes unconfirmed are reported ok=0 at the next poll. */
+NOSTRDEF int nostr_amqp_reconnect(nostr_amqp *a, nostr_error *err);
+/* 1 while the connection is up. */
+NOSTRDEF int nostr_amqp_connected(const nostr_amqp *a);
+NOSTRDEF void nostr_amqp_get_stats(const nostr_amqp *a, nostr_amqp_stats *out);
+/* The last connection or broker error, or "". */
+NOSTRDEF const char *nostr_amqp_last_error(const nostr_amqp *a);
+
+#endif /* NOSTR_WITH_RABBITMQ */
+
+/* ---- gateway: many upstream relays into one sink (sans-I/O) ----
+ *
+ * A nostr_gateway keeps a changing list of upstream relays, each driven by
+ * a nostr_client (nostr.h) over connections the application opens. For
+ * every event an upstream sends:
+ *
+ *   dedup by id (a bounded in-memory set; ids already verified are known)
+ *     -> known id: a provenance record (this relay delivered it) to the sink
+ *     -> new id:   verify id and signature (inline, or handed to the app's
+ *                  workers through cb.verify); invalid events are counted
+ *                  against the relay and dropped
+ *     -> valid:    the event, with its relay of origin, to the sink
+ *
+ * The sink (cb.submit) is the application's queue: the in-process queue
+ * or RabbitMQ in examples/nostr-gateway.c, a consumer behind it writing
+ * to the database. The app reports every item back once the database has
+ * it (nostr_gateway_stored); only then does an upstream's watermark move.
+ * When the sink is full (submit returns NOSTR_ERR_BUSY) the item waits in
+ * the gateway and nostr_gateway_paused() turns 1: stop reading from
+ * upstream sockets until nostr_gateway_sink_ready() drains the backlog,
+ * so a flood cannot grow memory without bound.
+ *
+ * No gaps: each upstream is asked for its filters with since = watermark -
+ * since_window_s ("live" subscription: newest stored events, EOSE, then
+ * live ones). When that page was full of new events, older pages follow
+ * ("back" subscription, until = the oldest created_at seen) until a page
+ * brings nothing new. The watermark (newest created_at) advances only
+ * when every item submitted before it was stored; cb.since_changed lets
+ * the app persist it, and nostr_gateway_add restores it at start.
+ *
+ * The REST API (nostr_gateway_http, for the app's HTTP server):
+ *   GET    /api/relays          the upstreams with their state and stats
+ *   POST   /api/relays          {"url": "...", "filters": [...]}  (token)
+ *   DELETE /api/relays/{id}                                       (token)
+ *   GET    /api/stats           every counter, JSON
+ *   GET    /api/events?authors=&kinds=&tag=NAME:VALUE&since=&until=&search=&limit=
+ *                               stored events (cfg.reads), each with the
+ *                               relays it was seen on
+ *   GET    /metrics             Prometheus text (per relay: label relay="url")
+ * Writes need "Authorization: Bearer <token>" (401 without it, 403 when no
+ * token is configured); bad input gets 400 with {"error": "..."}.
+ *
+ * Threads: none. Every call runs on the app's loop thread (callbacks too),
+ * except that cb.verify may hand jobs to other threads, which give them
+ * back through nostr_gateway_verify_done on the loop's thread. */
+
+typedef struct nostr_gateway nostr_gateway;
+typedef struct nostr_gateway_upstream nostr_gateway_upstream;
+
+#define NOSTR_GATEWAY_SIZE_BUCKETS 96 /* event size histogram: 8 per power of two from 16 B */
+#define NOSTR_GATEWAY_MINUTES 60      /* per-minute counts kept */
+
+/* Per upstream counters (nostr_gateway_upstream_stats). */
+typedef struct nostr_gateway_upstream_stats {
+    int state;                      /* NOSTR_CLIENT_* */
+    unsigned long long received;    /* EVENT messages */
+    unsigned long long duplicates;  /* ids already known */
+    unsigned long long invalid;     /* bad id or signature, dropped */
+    unsigned long long submitted;   /* items handed to the sink */
+    unsigned long long stored;      /* items the database has (nostr_gateway_stored) */
+    unsigned long long bytes;       /* event JSON bytes received */
+    unsigned long long reconnects;  /* connections opened after the first */
+    double rate_1m, rate_15m;       /* events received per second, moving averages */
+    double avg_size;                /* bytes */
+    unsigned median_size;           /* bytes, from the histogram (within 1/16) */
+    long long newest_created_at;    /* newest event's created_at (0: none yet) */
+    long long last_event_ms;        /* when the last event arrived (app clock; 0: never) */
+    long long since;                /* the watermark: stored up to here */
+    unsigned long long size_hist[NOSTR_GATEWAY_SIZE_BUCKETS];
+    unsigned long long minutes[NOSTR_GATEWAY_MINUTES]; /* events per minute, [0] = the current one */
+    char last_error[160];
+} nostr_gateway_upstream_stats;
+
+/* What goes to the sink. json is NULL for a provenance record (an event
+ * already handed over, now delivered by another relay). Valid during the
+ * submit call only: the sink copies what it keeps. */
+typedef struct nostr_gateway_item {
+    int relay_id;
+    const char *relay_url;
+    const unsigned char *id; /* 32 bytes */
+    const char *json;        /* the event as the relay sent it (verified), or NULL */
+    size_t len;
+    long long seen_at; /* unix seconds */
+} nostr_gateway_item;
+
+/* A verification handed to the app (cb.verify); valid until verify_done. */
+typedef struct nostr_gateway_verify_job {
+    const nostr_event *event;
+    int result; /* set by the app: nostr_event_verify's result */
+    void *app;  /* free for the application's use */
+    void *gw_private;
+} nostr_gateway_verify_job;
+
+/* Upstream description for persistence (cb.saved) and listing. */
+typedef struct nostr_gateway_upstream_info {
+    int id;
+    const char *url;
+    const char *filters; /* JSON array of filter objects */
+    long long added_at;  /* unix seconds */
+    long long since;     /* watermark */
+} nostr_gateway_upstream_info;
+
+typedef struct nostr_gateway_callbacks {
+    void *user;
+    /* Upstream connections, as nostr_client's callbacks, with the upstream
+     * (nostr_gateway_upstream_app gives the app's pointer). Required. */
+    int (*connect)(void *user, nostr_gateway_upstream *up, const char *host, int port);
+    int (*send)(void *user, nostr_gateway_upstream *up, const void *data, size_t n);
+    void (*close)(void *user, nostr_gateway_upstream *up);
+    /* The sink. Required. NOSTR_OK: taken; NOSTR_ERR_BUSY: full (the item
+     * waits in the gateway, reads should pause); other errors: dropped and
+     * logged. */
+    int (*submit)(void *user, const nostr_gateway_item *item);
+    /* Optional: verify off the loop, like nostr_relay's. NULL or non-zero
+     * return: inline. */
+    int (*verify)(void *user, nostr_gateway_verify_job *job);
+    /* Optional persistence: an upstream was added through the API (return
+     * non-zero to refuse: the API answers 500), removed, or its watermark
+     * moved. */
+    int (*saved)(void *user, const nostr_gateway_upstream_info *info);
+    void (*removed)(void *user, int id);
+    void (*since_changed)(void *user, int id, long long since);
+    /* Optional: ask for the upstream's NIP-11 document (HTTP GET with
+     * Accept: application/nostr+json); answer with nostr_gateway_set_info. */
+    void (*fetch_info)(void *user, nostr_gateway_upstream *up, const char *url);
+    /* Optional: relays seen for stored events, for /api/events: call row
+     * for each (event, relay) pair before returning. */
+    int (*seen_on)(void *user, const unsigned char (*ids)[32], size_t n,
+                   void (*row)(void *row_user, const unsigned char id[32], int relay_id, long long first_seen),
+                   void *row_user);
+    /* Wall clock, unix seconds (seen_at, AUTH). Required. */
+    long long (*unix_time)(void *user);
+    nostr_log_fn log;
+} nostr_gateway_callbacks;
+
+typedef struct nostr_gateway_config {
+    nostr_ctx *ctx;            /* required */
+    const nostr_allocator *al; /* NULL = C library */
+    const char *token;         /* bearer token for API writes (copied); NULL: writes refused */
+    size_t dedup_ids;          /* ids remembered [1048576] */
+    long long since_window_s;  /* REQ since = watermark - this [600] */
+    size_t max_upstreams;      /* [256] */
+    size_t max_backlog;        /* items waiting for a busy sink before events are dropped [65536];
+                                  reads pause long before, at the first busy answer */
+    /* Template for upstream clients (keys for NIP-42, timeouts, backoff,
+     * TLS). Its verify_events is ignored: the gateway verifies. */
+    nostr_client_config client;
+    /* Reads for /api/events (a store answering synchronously, like
+     * pgwire's); a zeroed struct: /api/events answers 503. */
+    nostr_store reads;
+} nostr_gateway_config;
+
+/* NULL on a bad config or no memory. */
+NOSTRDEF nostr_gateway *nostr_gateway_new(const nostr_gateway_config *cfg, const nostr_gateway_callbacks *cb);
+/* Closes every upstream (close callbacks run) and frees everything. Verify
+ * jobs handed out must be finished first. */
+NOSTRDEF void nostr_gateway_free(nostr_gateway *gw);
+
+/* Add an upstream: id > 0 (0 = the next free id), filters a JSON array of
+ * filter objects (NULL = [{}]), since its restored watermark. It connects
+ * at the next tick. NOSTR_ERR_ARG with err for a bad URL or filters,
+ * NOSTR_ERR_BUSY when the URL or id is already there, NOSTR_ERR_TOO_LARGE
+ * past max_upstreams. *out (optional) gets the upstream. */
+NOSTRDEF int nostr_gateway_add(nostr_gateway *gw, int id, const char *url, const char *filters, long long since,
+                               long long added_at, nostr_gateway_upstream **out, nostr_error *err);
+/* Remove an upstream now (its connection is closed). NOSTR_ERR_ARG when unknown. */
+NOSTRDEF int nostr_gateway_remove(nostr_gateway *gw, int id);
+NOSTRDEF nostr_gateway_upstream *nostr_gateway_find(nostr_gateway *gw, int id);
+NOSTRDEF size_t nostr_gateway_count(const nostr_gateway *gw);
+NOSTRDEF nostr_gateway_upstream *nostr_gateway_at(nostr_gateway *gw, size_t i);
+
+/* Per upstream: the app's pointer, identity, stats. */
+NOSTRDEF void nostr_gateway_upstream_set_app(nostr_gateway_upstream *up, void *app);
+NOSTRDEF void *nostr_gateway_upstream_app(const nostr_gateway_upstream *up);
+NOSTRDEF void nostr_gateway_upstream_describe(const nostr_gateway_upstream *up, nostr_gateway_upstream_info *info);
+NOSTRDEF void nostr_gateway_upstream_stats_get(const nostr_gateway_upstream *up, nostr_gateway_upstream_stats *st);
+
+/* Upstream connection events, as nostr_client's (see there). */
+NOSTRDEF void nostr_gateway_connected(nostr_gateway *gw, nostr_gateway_upstream *up, long long now_ms);
+NOSTRDEF void nostr_gateway_disconnected(nostr_gateway *gw, nostr_gateway_upstream *up, long long now_ms);
+NOSTRDEF int nostr_gateway_feed(nostr_gateway *gw, nostr_gateway_upstream *up, const void *data, size_t n,
+                                long long now_ms);
+/* Timers: upstream clients, rates, watermarks. now_ms: a monotonic clock. */
+NOSTRDEF void nostr_gateway_tick(nostr_gateway *gw, long long now_ms);
+/* The earliest time tick is needed (ms), or -1. */
+NOSTRDEF long long nostr_gateway_next_timeout(const nostr_gateway *gw);
+
+NOSTRDEF void nostr_gateway_verify_done(nostr_gateway *gw, nostr_gateway_verify_job *job);
+
+/* Flow control: 1 while items wait for the sink (stop reading upstreams). */
+NOSTRDEF int nostr_gateway_paused(const nostr_gateway *gw);
+/* The sink has room again: resubmit what waits. */
+NOSTRDEF void nostr_gateway_sink_ready(nostr_gateway *gw);
+/* The database has an item that came from relay_id (any store result: a
+ * duplicate or a refused event counts too); json as submitted or NULL. */
+NOSTRDEF void nostr_gateway_stored(nostr_gateway *gw, int relay_id, const unsigned char id[32]);
+/* Remember an id as known (warming the dedup set at start). */
+NOSTRDEF void nostr_gateway_known(nostr_gateway *gw, const unsigned char id[32]);
+/* The queue's view, for /api/stats and /metrics. */
+NOSTRDEF void nostr_gateway_queue_stats(nostr_gateway *gw, unsigned long long depth, double lag_s);
+/* A consumer batch of n items committed in seconds s. */
+NOSTRDEF void nostr_gateway_batch_committed(nostr_gateway *gw, size_t n, double s);
+/* The NIP-11 document fetched for up (NULL on failure, with why). */
+NOSTRDEF void nostr_gateway_set_info(nostr_gateway *gw, nostr_gateway_upstream *up, const char *json, size_t len,
+                                     const char *error);
+
+/* Answer a REST request. 1 with a complete response appended to resp, 0
+ * when the path is not the gateway's. */
+NOSTRDEF int nostr_gateway_http(nostr_gateway *gw, const nostr_http_message *req, nostr_buf *resp);
+/* JSON of /api/relays and /api/stats; Prometheus text of /metrics. */
+NOSTRDEF int nostr_gateway_write_relays(nostr_gateway *gw, nostr_buf *out);
+NOSTRDEF int nostr_gateway_write_stats(nostr_gateway *gw, nostr_buf *out);
+NOSTRDEF int nostr_gateway_write_metrics(nostr_gateway *gw, nostr_buf *out);
+
+/* Totals since nostr_gateway_new. */
+typedef struct nostr_gateway_stats {
+    unsigned long long received, duplicates, invalid, submitted, stored, dropped, paused_times;
+    unsigned long long backlog;     /* items waiting for the sink now */
+    unsigned long long queue_depth; /* as the app last said */
+    double consumer_lag_s;
+    unsigned long long batches;
+    double batch_seconds_sum;
+    unsigned long long batch_latency[12]; /* 1 2.5 5 10 25 50 100 250 500 1000 2500 +Inf ms */
+} nostr_gateway_stats;
+NOSTRDEF void nostr_gateway_stats_get(const nostr_gateway *gw, nostr_gateway_stats *st);
 
 #ifdef __cplusplus
 }
@@ -41,8 +419,2851 @@ extern "C" {
 #endif
 
 /* ---- rabbitmq: implementation ---- */
+#ifdef NOSTR_WITH_RABBITMQ
+#include <sys/time.h> /* struct timeval, which amqp.h only declares */
 
-/* ---- gateway: implementation (issue 5) ---- */
+#define NOSTR__AMQP_NAME_MAX 255         /* AMQP short string */
+#define NOSTR__AMQP_PREFIX_MAX 100
+#define NOSTR__AMQP_TAG_BITS 48          /* delivery tag = generation << 48 | broker tag */
+#define NOSTR__AMQP_TAG_MASK ((1ULL << NOSTR__AMQP_TAG_BITS) - 1)
+#define NOSTR__AMQP_POLL_FRAMES 4096     /* frames handled per poll at most (bounded latency) */
+#define NOSTR__AMQP_DEAD_TAG "d"         /* consumer tag of the dead-letter queue; "r.<key>" for keys */
+
+typedef struct nostr__amqp_key {
+    char *key;
+    int declared; /* re-declared on reconnect */
+    int consumed; /* re-consumed on a new consuming channel */
+} nostr__amqp_key;
+
+struct nostr_amqp {
+    const nostr_allocator *al;
+    nostr_log_fn log;
+    void *log_user;
+    char *url; /* our copy: amqp_parse_url points info's strings into it */
+    struct amqp_connection_info info;
+    char *prefix;
+    unsigned cap; /* max_unconfirmed */
+    int max_deliveries;
+    unsigned prefetch;
+    int heartbeat_s, connect_timeout_ms, rpc_timeout_ms;
+
+    amqp_connection_state_t conn; /* NULL while down */
+    amqp_channel_t pub_ch, sub_ch, adm_ch; /* 0: not open */
+    amqp_channel_t next_ch;                /* channel numbers are not reused until they wrap */
+    unsigned sub_gen;                      /* bumped per consuming channel: stale delivery tags */
+    int blocked, dlx_declared;
+
+    /* Confirm window: publishes with sequence numbers [first_seq, next_seq)
+     * on the publishing channel, slot seq % cap. */
+    unsigned long long *ring_tag;
+    unsigned char *ring_pending;
+    unsigned long long first_seq, next_seq;
+    unsigned pending;
+    /* User tags lost with a channel or the connection, reported ok=0 by
+     * poll. Lost ones count against the window, so cap always suffices. */
+    unsigned long long *lost;
+    unsigned lost_head, lost_count;
+
+    nostr__amqp_key *keys;
+    size_t nkeys, keys_cap;
+    int consume_dead;
+
+    /* Deliveries of the last poll, kept until the next one (so a caller
+     * may batch them), and their routing keys. */
+    amqp_message_t *held;
+    size_t nheld, held_cap;
+    nostr_arena held_keys;
+
+    nostr_amqp_stats stats;
+    char last_error[512];
+};
+
+/* ---- small helpers ---- */
+
+static void nostr__amqp_set_err(nostr_error *err, int code, const char *msg)
+{
+    if (!err) return;
+    err->code = code;
+    err->offset = 0;
+    err->msg = msg;
+}
+
+/* Log msg; warnings and errors also become the last error. */
+static void nostr__amqp_note(nostr_amqp *a, int level, const char *msg)
+{
+    char line[600];
+    if (level <= NOSTR_LOG_WARN) snprintf(a->last_error, sizeof a->last_error, "%s", msg);
+    if (!a->log) return;
+    snprintf(line, sizeof line, "amqp: %s", msg);
+    a->log(a->log_user, level, line);
+}
+
+static struct timeval *nostr__amqp_tv(struct timeval *tv, int ms)
+{
+    if (ms < 0) return NULL;
+    tv->tv_sec = ms / 1000;
+    tv->tv_usec = (ms % 1000) * 1000;
+    return tv;
+}
+
+static char *nostr__amqp_strdup(const nostr_allocator *al, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = (char *)nostr_alloc(al, n + 1);
+    if (p) memcpy(p, s, n + 1);
+    return p;
+}
+
+/* "<prefix>.relay.<key>", "<prefix>.dlx" (key NULL, dlx) or "<prefix>.dead"
+ * (key NULL). NOSTR_ERR_ARG when the key is empty or the name too long. */
+static int nostr__amqp_name(const nostr_amqp *a, const char *key, int dlx, char *out, size_t outlen)
+{
+    int n;
+    if (key && !*key) return NOSTR_ERR_ARG;
+    if (key)
+        n = snprintf(out, outlen, "%s.relay.%s", a->prefix, key);
+    else
+        n = snprintf(out, outlen, "%s.%s", a->prefix, dlx ? "dlx" : "dead");
+    return n < 0 || (size_t)n >= outlen || n > NOSTR__AMQP_NAME_MAX ? NOSTR_ERR_ARG : NOSTR_OK;
+}
+
+static amqp_bytes_t nostr__amqp_bytes(const char *s)
+{
+    return amqp_cstring_bytes(s);
+}
+
+/* The text of a failed RPC reply, for the log and last_error. */
+static void nostr__amqp_describe(amqp_rpc_reply_t r, char *out, size_t outlen)
+{
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+        snprintf(out, outlen, "%s", amqp_error_string2(r.library_error));
+    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const amqp_connection_close_t *m = (const amqp_connection_close_t *)r.reply.decoded;
+        snprintf(out, outlen, "connection closed by the broker: %u %.*s", (unsigned)m->reply_code,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = (const amqp_channel_close_t *)r.reply.decoded;
+        snprintf(out, outlen, "channel closed by the broker: %u %.*s", (unsigned)m->reply_code,
+                 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION) {
+        snprintf(out, outlen, "unexpected broker method %s", amqp_method_name(r.reply.id));
+    } else {
+        snprintf(out, outlen, "no reply");
+    }
+}
+
+/* ---- keys remembered for reconnect ---- */
+
+static nostr__amqp_key *nostr__amqp_find(nostr_amqp *a, const char *key)
+{
+    size_t i;
+    for (i = 0; i < a->nkeys; i++)
+        if (strcmp(a->keys[i].key, key) == 0) return &a->keys[i];
+    return NULL;
+}
+
+static nostr__amqp_key *nostr__amqp_remember(nostr_amqp *a, const char *key)
+{
+    nostr__amqp_key *k = nostr__amqp_find(a, key);
+    if (k) return k;
+    if (a->nkeys == a->keys_cap) {
+        size_t ncap = a->keys_cap ? a->keys_cap * 2 : 8;
+        nostr__amqp_key *nk = (nostr__amqp_key *)nostr_realloc(a->al, a->keys, ncap * sizeof *nk);
+        if (!nk) return NULL;
+        a->keys = nk;
+        a->keys_cap = ncap;
+    }
+    k = &a->keys[a->nkeys];
+    k->key = nostr__amqp_strdup(a->al, key);
+    if (!k->key) return NULL;
+    k->declared = k->consumed = 0;
+    a->nkeys++;
+    return k;
+}
+
+static void nostr__amqp_forget(nostr_amqp *a, nostr__amqp_key *k)
+{
+    size_t i = (size_t)(k - a->keys);
+    nostr_free(a->al, k->key);
+    a->keys[i] = a->keys[a->nkeys - 1];
+    a->nkeys--;
+}
+
+/* ---- the confirm window ---- */
+
+static void nostr__amqp_lose(nostr_amqp *a, unsigned long long user_tag)
+{
+    /* Never full: publish keeps pending + lost_count below cap. */
+    a->lost[(a->lost_head + a->lost_count) % a->cap] = user_tag;
+    a->lost_count++;
+}
+
+/* Every publish awaiting a confirm on the publishing channel is lost
+ * with it: queue them for an ok=0 report, start a fresh window. */
+static void nostr__amqp_fail_pending(nostr_amqp *a)
+{
+    unsigned long long seq;
+    for (seq = a->first_seq; seq < a->next_seq; seq++) {
+        unsigned slot = (unsigned)(seq % a->cap);
+        if (!a->ring_pending[slot]) continue;
+        a->ring_pending[slot] = 0;
+        nostr__amqp_lose(a, a->ring_tag[slot]);
+    }
+    a->pending = 0;
+    a->first_seq = a->next_seq = 1;
+}
+
+/* Report lost publishes (ok=0), oldest first. A handler may publish; a
+ * publish that loses the connection appends, and this loop reports those
+ * too. */
+static void nostr__amqp_report_lost(nostr_amqp *a, const nostr_amqp_handlers *h)
+{
+    while (a->lost_count) {
+        unsigned long long tag = a->lost[a->lost_head];
+        a->lost_head = (a->lost_head + 1) % a->cap;
+        a->lost_count--;
+        a->stats.lost++;
+        if (h && h->on_confirm) h->on_confirm(h->user, tag, 0);
+    }
+}
+
+/* The broker confirmed (ok=1) or nacked sequence number seq. State is
+ * updated before the handler runs, so the handler may publish. */
+static void nostr__amqp_confirm_one(nostr_amqp *a, unsigned long long seq, int ok, const nostr_amqp_handlers *h)
+{
+    unsigned slot = (unsigned)(seq % a->cap);
+    unsigned long long tag;
+    if (!a->ring_pending[slot]) return; /* already confirmed: a duplicate ack */
+    a->ring_pending[slot] = 0;
+    a->pending--;
+    tag = a->ring_tag[slot];
+    while (a->first_seq < a->next_seq && !a->ring_pending[a->first_seq % a->cap]) a->first_seq++;
+    if (ok)
+        a->stats.confirmed++;
+    else
+        a->stats.nacked++;
+    if (h && h->on_confirm) h->on_confirm(h->user, tag, ok);
+}
+
+/* basic.ack / basic.nack: multiple=1 covers every sequence number up to
+ * and including tag. The bound is taken before any handler runs, so
+ * publishes made by handlers (later numbers) are never covered. */
+static void nostr__amqp_on_ack(nostr_amqp *a, unsigned long long tag, int multiple, int ok,
+                               const nostr_amqp_handlers *h)
+{
+    unsigned long long seq, end = a->next_seq;
+    if (!multiple) {
+        if (tag >= a->first_seq && tag < end) nostr__amqp_confirm_one(a, tag, ok, h);
+        return;
+    }
+    for (seq = a->first_seq; seq <= tag && seq < end && seq < a->next_seq; seq++)
+        nostr__amqp_confirm_one(a, seq, ok, h);
+}
+
+/* ---- connection and channels ---- */
+
+/* The connection is gone: drop it, lose what awaited a confirm. Callers
+ * must not touch frames read from it afterwards. */
+static void nostr__amqp_conn_lost(nostr_amqp *a, const char *why)
+{
+    if (why) nostr__amqp_note(a, NOSTR_LOG_ERROR, why);
+    nostr__amqp_fail_pending(a);
+    if (a->conn) amqp_destroy_connection(a->conn);
+    a->conn = NULL;
+    a->pub_ch = a->sub_ch = a->adm_ch = 0;
+    a->blocked = 0;
+    a->dlx_declared = 0;
+}
+
+/* The broker closed channel ch (after we answered close-ok). */
+static void nostr__amqp_channel_gone(nostr_amqp *a, amqp_channel_t ch)
+{
+    if (ch == a->pub_ch) {
+        nostr__amqp_fail_pending(a);
+        a->pub_ch = 0;
+    }
+    if (ch == a->sub_ch) a->sub_ch = 0;
+    if (ch == a->adm_ch) a->adm_ch = 0;
+}
+
+static void nostr__amqp_close_ok(nostr_amqp *a, amqp_channel_t ch)
+{
+    amqp_channel_close_ok_t ok;
+    memset(&ok, 0, sizeof ok);
+    if (amqp_send_method(a->conn, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK)
+        nostr__amqp_conn_lost(a, "sending channel.close-ok failed");
+    else
+        nostr__amqp_channel_gone(a, ch);
+}
+
+static void nostr__amqp_connection_closed(nostr_amqp *a, const char *why)
+{
+    amqp_connection_close_ok_t ok;
+    memset(&ok, 0, sizeof ok);
+    amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok); /* best effort */
+    nostr__amqp_conn_lost(a, why);
+}
+
+/* Check the reply of the RPC just made on channel ch. A channel-level
+ * refusal (404 not found, 406 precondition failed, 403 ...) closes only
+ * that channel: NOSTR_ERR_ARG. Anything else kills the connection:
+ * NOSTR_ERR_NET. */
+static int nostr__amqp_rpc_result(nostr_amqp *a, amqp_channel_t ch, const char *what)
+{
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(a->conn);
+    char detail[400], msg[512];
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) return NOSTR_OK;
+    nostr__amqp_describe(r, detail, sizeof detail);
+    snprintf(msg, sizeof msg, "%s: %s", what, detail);
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        nostr__amqp_note(a, NOSTR_LOG_WARN, msg);
+        nostr__amqp_close_ok(a, ch);
+        return a->conn ? NOSTR_ERR_ARG : NOSTR_ERR_NET;
+    }
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+        nostr__amqp_connection_closed(a, msg);
+    else
+        nostr__amqp_conn_lost(a, msg);
+    return NOSTR_ERR_NET;
+}
+
+/* Open a channel under a number not used before on this connection, so
+ * frames still queued for a closed channel are recognisably stale. */
+static int nostr__amqp_open_channel(nostr_amqp *a, amqp_channel_t *out)
+{
+    int max = amqp_get_channel_max(a->conn);
+    amqp_channel_t ch;
+    int rc;
+    if (max <= 0) max = 2047;
+    do {
+        ch = a->next_ch;
+        a->next_ch = (amqp_channel_t)(a->next_ch >= max ? 1 : a->next_ch + 1);
+    } while (ch == a->pub_ch || ch == a->sub_ch || ch == a->adm_ch);
+    amqp_channel_open(a->conn, ch);
+    rc = nostr__amqp_rpc_result(a, ch, "channel.open");
+    if (rc == NOSTR_OK) *out = ch;
+    return rc;
+}
+
+static int nostr__amqp_ensure_pub(nostr_amqp *a)
+{
+    amqp_channel_t ch;
+    int rc;
+    if (!a->conn) return NOSTR_ERR_NET;
+    if (a->pub_ch) return NOSTR_OK;
+    rc = nostr__amqp_open_channel(a, &ch);
+    if (rc != NOSTR_OK) return rc;
+    amqp_confirm_select(a->conn, ch);
+    rc = nostr__amqp_rpc_result(a, ch, "confirm.select");
+    if (rc != NOSTR_OK) return rc;
+    a->pub_ch = ch;
+    a->first_seq = a->next_seq = 1; /* the broker numbers publishes from 1 per channel */
+    return NOSTR_OK;
+}
+
+static int nostr__amqp_ensure_adm(nostr_amqp *a)
+{
+    if (!a->conn) return NOSTR_ERR_NET;
+    if (a->adm_ch) return NOSTR_OK;
+    return nostr__amqp_open_channel(a, &a->adm_ch);
+}
+
+/* basic.consume with our consumer tag: "r.<key>" or "d". */
+static int nostr__amqp_consume_one(nostr_amqp *a, const char *key)
+{
+    char queue[NOSTR__AMQP_NAME_MAX + 1], tag[NOSTR__AMQP_NAME_MAX + 3];
+    int rc = nostr__amqp_name(a, key, 0, queue, sizeof queue);
+    if (rc != NOSTR_OK) return rc;
+    snprintf(tag, sizeof tag, "%s%s", key ? "r." : NOSTR__AMQP_DEAD_TAG, key ? key : "");
+    amqp_basic_consume(a->conn, a->sub_ch, nostr__amqp_bytes(queue), nostr__amqp_bytes(tag), 0, 0, 0,
+                       amqp_empty_table);
+    return nostr__amqp_rpc_result(a, a->sub_ch, "basic.consume");
+}
+
+/* One pass: open the consuming channel and consume every queue
+ * remembered. A queue that is gone (404) is forgotten and *retry set:
+ * the refusal closed the channel. */
+static int nostr__amqp_open_sub(nostr_amqp *a, int *retry)
+{
+    amqp_channel_t ch;
+    size_t i;
+    int rc = nostr__amqp_open_channel(a, &ch);
+    if (rc != NOSTR_OK) return rc;
+    amqp_basic_qos(a->conn, ch, 0, (uint16_t)a->prefetch, 0);
+    rc = nostr__amqp_rpc_result(a, ch, "basic.qos");
+    if (rc != NOSTR_OK) return rc;
+    a->sub_ch = ch;
+    a->sub_gen++;
+    for (i = 0; i < a->nkeys + 1; i++) {
+        const char *key = i < a->nkeys ? a->keys[i].key : NULL;
+        if (key ? !a->keys[i].consumed : !a->consume_dead) continue;
+        rc = nostr__amqp_consume_one(a, key);
+        if (rc == NOSTR_ERR_ARG) {
+            if (key)
+                a->keys[i].consumed = 0;
+            else
+                a->consume_dead = 0;
+            *retry = 1;
+            return NOSTR_OK;
+        }
+        if (rc != NOSTR_OK) return rc;
+    }
+    return NOSTR_OK;
+}
+
+static int nostr__amqp_wants_sub(const nostr_amqp *a)
+{
+    size_t i;
+    if (a->consume_dead) return 1;
+    for (i = 0; i < a->nkeys; i++)
+        if (a->keys[i].consumed) return 1;
+    return 0;
+}
+
+/* The consuming channel, with every remembered consumer on it. Bounded:
+ * each retry forgets one consumer. */
+static int nostr__amqp_ensure_sub(nostr_amqp *a)
+{
+    for (;;) {
+        int retry = 0, rc;
+        if (!a->conn) return NOSTR_ERR_NET;
+        if (a->sub_ch) return NOSTR_OK;
+        rc = nostr__amqp_open_sub(a, &retry);
+        if (rc != NOSTR_OK || !retry) return rc;
+    }
+}
+
+/* Log in with client properties announcing our capabilities:
+ * connection.blocked (the broker says when it stops reading our
+ * publishes, instead of leaving a publish stuck on a full socket) and
+ * consumer_cancel_notify (a deleted queue cancels its consumer). */
+static amqp_rpc_reply_t nostr__amqp_login(nostr_amqp *a)
+{
+    static const char *const names[4] = {"connection.blocked", "consumer_cancel_notify", "publisher_confirms",
+                                         "basic.nack"};
+    amqp_table_entry_t caps[4], props[2];
+    amqp_table_t caps_t, props_t;
+    int i;
+    for (i = 0; i < 4; i++) {
+        caps[i].key = amqp_cstring_bytes(names[i]);
+        caps[i].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        caps[i].value.value.boolean = 1;
+    }
+    caps_t.num_entries = 4;
+    caps_t.entries = caps;
+    props[0].key = amqp_cstring_bytes("capabilities");
+    props[0].value.kind = AMQP_FIELD_KIND_TABLE;
+    props[0].value.value.table = caps_t;
+    props[1].key = amqp_cstring_bytes("connection_name"); /* shown by rabbitmqctl list_connections */
+    props[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    props[1].value.value.bytes = amqp_cstring_bytes(a->prefix);
+    props_t.num_entries = 2;
+    props_t.entries = props;
+    return amqp_login_with_properties(a->conn, a->info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE,
+                                      a->heartbeat_s > 0 ? a->heartbeat_s : 0, &props_t, AMQP_SASL_METHOD_PLAIN,
+                                      a->info.user, a->info.password);
+}
+
+/* TCP connect (bounded), log in, open the publishing channel. */
+static int nostr__amqp_connect(nostr_amqp *a, nostr_error *err)
+{
+    amqp_socket_t *sock;
+    struct timeval ctv, rtv;
+    amqp_rpc_reply_t r;
+    char detail[400], msg[600];
+    int rc;
+
+    a->conn = amqp_new_connection();
+    sock = a->conn ? amqp_tcp_socket_new(a->conn) : NULL;
+    if (!sock) {
+        nostr__amqp_conn_lost(a, "out of memory");
+        nostr__amqp_set_err(err, NOSTR_ERR_NOMEM, "out of memory");
+        return NOSTR_ERR_NOMEM;
+    }
+    amqp_set_handshake_timeout(a->conn, nostr__amqp_tv(&ctv, a->connect_timeout_ms));
+    amqp_set_rpc_timeout(a->conn, nostr__amqp_tv(&rtv, a->rpc_timeout_ms));
+    rc = amqp_socket_open_noblock(sock, a->info.host, a->info.port, nostr__amqp_tv(&ctv, a->connect_timeout_ms));
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(msg, sizeof msg, "connect to %s:%d: %s", a->info.host, a->info.port, amqp_error_string2(rc));
+        nostr__amqp_conn_lost(a, msg);
+        nostr__amqp_set_err(err, NOSTR_ERR_NET, "cannot connect to the AMQP broker");
+        return NOSTR_ERR_NET;
+    }
+    r = nostr__amqp_login(a);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        nostr__amqp_describe(r, detail, sizeof detail);
+        snprintf(msg, sizeof msg, "login to %s:%d vhost %s: %s", a->info.host, a->info.port, a->info.vhost, detail);
+        nostr__amqp_conn_lost(a, msg);
+        nostr__amqp_set_err(err, NOSTR_ERR_NET, "AMQP login failed");
+        return NOSTR_ERR_NET;
+    }
+    a->pub_ch = a->sub_ch = a->adm_ch = 0;
+    a->next_ch = 1;
+    a->blocked = 0;
+    a->dlx_declared = 0;
+    if (nostr__amqp_ensure_pub(a) != NOSTR_OK) {
+        if (a->conn) nostr__amqp_conn_lost(a, "cannot open the publishing channel");
+        nostr__amqp_set_err(err, NOSTR_ERR_NET, "cannot open the AMQP publishing channel");
+        return NOSTR_ERR_NET;
+    }
+    return NOSTR_OK;
+}
+
+/* ---- declare ---- */
+
+static int nostr__amqp_exchange(nostr_amqp *a, const char *name, const char *type)
+{
+    amqp_exchange_declare(a->conn, a->adm_ch, nostr__amqp_bytes(name), nostr__amqp_bytes(type), 0, 1, 0, 0,
+                          amqp_empty_table);
+    return nostr__amqp_rpc_result(a, a->adm_ch, "exchange.declare");
+}
+
+static int nostr__amqp_queue(nostr_amqp *a, const char *name, amqp_table_t args)
+{
+    amqp_queue_declare(a->conn, a->adm_ch, nostr__amqp_bytes(name), 0, 1, 0, 0, args);
+    return nostr__amqp_rpc_result(a, a->adm_ch, "queue.declare");
+}
+
+static int nostr__amqp_bind(nostr_amqp *a, const char *queue, const char *exchange, const char *key)
+{
+    amqp_queue_bind(a->conn, a->adm_ch, nostr__amqp_bytes(queue), nostr__amqp_bytes(exchange),
+                    nostr__amqp_bytes(key), amqp_empty_table);
+    return nostr__amqp_rpc_result(a, a->adm_ch, "queue.bind");
+}
+
+static void nostr__amqp_utf8_arg(amqp_table_entry_t *e, const char *key, const char *value)
+{
+    e->key = amqp_cstring_bytes(key);
+    e->value.kind = AMQP_FIELD_KIND_UTF8;
+    e->value.value.bytes = amqp_cstring_bytes(value);
+}
+
+/* The fanout dead-letter exchange and its quorum queue (once per connection). */
+static int nostr__amqp_declare_dlx(nostr_amqp *a)
+{
+    char dlx[NOSTR__AMQP_NAME_MAX + 1], dead[NOSTR__AMQP_NAME_MAX + 1];
+    amqp_table_entry_t arg;
+    amqp_table_t args;
+    int rc;
+    if (a->dlx_declared) return NOSTR_OK;
+    nostr__amqp_name(a, NULL, 1, dlx, sizeof dlx);
+    nostr__amqp_name(a, NULL, 0, dead, sizeof dead);
+    nostr__amqp_utf8_arg(&arg, "x-queue-type", "quorum");
+    args.num_entries = 1;
+    args.entries = &arg;
+    if ((rc = nostr__amqp_exchange(a, dlx, "fanout")) != NOSTR_OK) return rc;
+    if ((rc = nostr__amqp_queue(a, dead, args)) != NOSTR_OK) return rc;
+    if ((rc = nostr__amqp_bind(a, dead, dlx, "")) != NOSTR_OK) return rc;
+    a->dlx_declared = 1;
+    return NOSTR_OK;
+}
+
+/* The key's exchange, quorum queue (delivery limit, dead-lettering) and
+ * binding. */
+static int nostr__amqp_declare_key(nostr_amqp *a, const char *key)
+{
+    char name[NOSTR__AMQP_NAME_MAX + 1], dlx[NOSTR__AMQP_NAME_MAX + 1];
+    amqp_table_entry_t args[5];
+    amqp_table_t t;
+    int rc;
+    if ((rc = nostr__amqp_name(a, key, 0, name, sizeof name)) != NOSTR_OK) return rc;
+    nostr__amqp_name(a, NULL, 1, dlx, sizeof dlx);
+    nostr__amqp_utf8_arg(&args[0], "x-queue-type", "quorum");
+    nostr__amqp_utf8_arg(&args[1], "x-dead-letter-exchange", dlx);
+    /* at-least-once: a dead-lettered message leaves this queue only once
+     * the dead queue has it (the broker requires reject-publish overflow
+     * for that; without a length limit it never applies). */
+    nostr__amqp_utf8_arg(&args[2], "x-dead-letter-strategy", "at-least-once");
+    nostr__amqp_utf8_arg(&args[3], "x-overflow", "reject-publish");
+    t.num_entries = 4;
+    if (a->max_deliveries > 0) {
+        /* The broker dead-letters a message returned more than the limit
+         * times: the limit max_deliveries - 1 makes the max_deliveries-th
+         * rejection the last. */
+        args[4].key = amqp_cstring_bytes("x-delivery-limit");
+        args[4].value.kind = AMQP_FIELD_KIND_I32;
+        args[4].value.value.i32 = a->max_deliveries - 1;
+        t.num_entries = 5;
+    }
+    t.entries = args;
+    if ((rc = nostr__amqp_exchange(a, name, "direct")) != NOSTR_OK) return rc;
+    if ((rc = nostr__amqp_queue(a, name, t)) != NOSTR_OK) return rc;
+    return nostr__amqp_bind(a, name, name, key);
+}
+
+static int nostr__amqp_declare_all(nostr_amqp *a, const char *key)
+{
+    int rc = nostr__amqp_ensure_adm(a);
+    if (rc == NOSTR_OK) rc = nostr__amqp_declare_dlx(a);
+    if (rc == NOSTR_OK && key) rc = nostr__amqp_declare_key(a, key);
+    return rc;
+}
+
+/* ---- poll: frames from the broker ---- */
+
+/* x-delivery-count from a delivery's headers, or -1. */
+static long long nostr__amqp_delivery_count(const amqp_basic_properties_t *p)
+{
+    int i;
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG)) return -1;
+    for (i = 0; i < p->headers.num_entries; i++) {
+        const amqp_table_entry_t *e = &p->headers.entries[i];
+        const amqp_field_value_t *v = &e->value;
+        if (e->key.len != 16 || memcmp(e->key.bytes, "x-delivery-count", 16) != 0) continue;
+        switch (v->kind) {
+        case AMQP_FIELD_KIND_I8: return v->value.i8;
+        case AMQP_FIELD_KIND_U8: return v->value.u8;
+        case AMQP_FIELD_KIND_I16: return v->value.i16;
+        case AMQP_FIELD_KIND_U16: return v->value.u16;
+        case AMQP_FIELD_KIND_I32: return v->value.i32;
+        case AMQP_FIELD_KIND_U32: return v->value.u32;
+        case AMQP_FIELD_KIND_I64: return (long long)v->value.i64;
+        case AMQP_FIELD_KIND_U64: return (long long)v->value.u64;
+        default: return -1;
+        }
+    }
+    return -1;
+}
+
+/* Free the deliveries handed out by the last poll. */
+static void nostr__amqp_release_held(nostr_amqp *a)
+{
+    size_t i;
+    for (i = 0; i < a->nheld; i++) amqp_destroy_message(&a->held[i]);
+    a->nheld = 0;
+    nostr_arena_reset(&a->held_keys);
+}
+
+/* A slot for one more held delivery, or NULL (out of memory: the
+ * delivery is then valid only during its on_message). */
+static amqp_message_t *nostr__amqp_hold_slot(nostr_amqp *a)
+{
+    if (a->nheld == a->held_cap) {
+        size_t ncap = a->held_cap ? a->held_cap * 2 : 64;
+        amqp_message_t *n = (amqp_message_t *)nostr_realloc(a->al, a->held, ncap * sizeof *n);
+        if (!n) return NULL;
+        a->held = n;
+        a->held_cap = ncap;
+    }
+    return &a->held[a->nheld];
+}
+
+/* A basic.deliver on the consuming channel: read its header and body
+ * frames, hand the message to on_message. */
+static void nostr__amqp_deliver(nostr_amqp *a, amqp_channel_t ch, const amqp_basic_deliver_t *d,
+                                const nostr_amqp_handlers *h)
+{
+    nostr_amqp_msg m;
+    amqp_message_t local, *slot = nostr__amqp_hold_slot(a), *msg = slot ? slot : &local;
+    amqp_rpc_reply_t r;
+    char key_local[NOSTR__AMQP_NAME_MAX + 1], detail[400], line[512];
+    size_t klen = d->routing_key.len < sizeof key_local - 1 ? d->routing_key.len : sizeof key_local - 1;
+    char *key = nostr_arena_strdup(&a->held_keys, (const char *)d->routing_key.bytes, klen);
+
+    if (!key || !slot) { /* only valid during the handler then */
+        key = key_local;
+        memcpy(key, d->routing_key.bytes, klen);
+        key[klen] = 0;
+        slot = NULL;
+        msg = &local;
+    }
+    memset(&m, 0, sizeof m);
+    m.key = key;
+    m.key_len = klen;
+    m.delivery_tag = ((unsigned long long)(a->sub_gen & 0xffffu) << NOSTR__AMQP_TAG_BITS) |
+                     (d->delivery_tag & NOSTR__AMQP_TAG_MASK);
+    m.redelivered = d->redelivered ? 1 : 0;
+    m.dead = d->consumer_tag.len == 1 && memcmp(d->consumer_tag.bytes, NOSTR__AMQP_DEAD_TAG, 1) == 0;
+
+    r = amqp_read_message(a->conn, ch, msg, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        nostr__amqp_describe(r, detail, sizeof detail);
+        snprintf(line, sizeof line, "reading a delivery: %s", detail);
+        if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            nostr__amqp_note(a, NOSTR_LOG_WARN, line);
+            nostr__amqp_close_ok(a, ch);
+        } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION) {
+            nostr__amqp_connection_closed(a, line);
+        } else {
+            nostr__amqp_conn_lost(a, line);
+        }
+        return;
+    }
+    if (slot) a->nheld++; /* held until the next poll */
+    m.body = msg->body.bytes;
+    m.len = msg->body.len;
+    m.delivery_count = nostr__amqp_delivery_count(&msg->properties);
+    a->stats.delivered++;
+    if (h && h->on_message) h->on_message(h->user, &m);
+    if (!slot) amqp_destroy_message(msg);
+}
+
+/* The broker cancelled one of our consumers (its queue was deleted). */
+static void nostr__amqp_cancelled(nostr_amqp *a, const amqp_basic_cancel_t *c)
+{
+    char line[400];
+    size_t i;
+    const char *tag = (const char *)c->consumer_tag.bytes;
+    if (c->consumer_tag.len == 1 && tag[0] == NOSTR__AMQP_DEAD_TAG[0]) a->consume_dead = 0;
+    for (i = 0; i < a->nkeys; i++) {
+        const char *k = a->keys[i].key;
+        if (c->consumer_tag.len == strlen(k) + 2 && memcmp(tag, "r.", 2) == 0 && memcmp(tag + 2, k, strlen(k)) == 0)
+            a->keys[i].consumed = 0;
+    }
+    snprintf(line, sizeof line, "the broker cancelled consumer %.*s", (int)c->consumer_tag.len, tag);
+    nostr__amqp_note(a, NOSTR_LOG_WARN, line);
+}
+
+static void nostr__amqp_blocked_msg(nostr_amqp *a, int blocked, const amqp_bytes_t *reason)
+{
+    char line[300];
+    if (blocked)
+        snprintf(line, sizeof line, "the broker blocked publishing: %.*s", (int)reason->len,
+                 (const char *)reason->bytes);
+    else
+        snprintf(line, sizeof line, "the broker unblocked publishing");
+    nostr__amqp_note(a, blocked ? NOSTR_LOG_WARN : NOSTR_LOG_INFO, line);
+}
+
+/* One frame. Frames on channels no longer ours (closed before) are stale
+ * and dropped. */
+static void nostr__amqp_dispatch(nostr_amqp *a, amqp_frame_t *f, const nostr_amqp_handlers *h)
+{
+    amqp_channel_t ch = f->channel;
+    void *m = f->payload.method.decoded;
+    char line[400];
+    if (f->frame_type != AMQP_FRAME_METHOD) return; /* content of a stale delivery */
+    switch (f->payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD:
+        if (ch != a->pub_ch) return;
+        a->stats.ack_frames++;
+        if (((amqp_basic_ack_t *)m)->multiple) a->stats.multiple_acks++;
+        nostr__amqp_on_ack(a, ((amqp_basic_ack_t *)m)->delivery_tag, ((amqp_basic_ack_t *)m)->multiple, 1, h);
+        return;
+    case AMQP_BASIC_NACK_METHOD:
+        if (ch != a->pub_ch) return;
+        nostr__amqp_on_ack(a, ((amqp_basic_nack_t *)m)->delivery_tag, ((amqp_basic_nack_t *)m)->multiple, 0, h);
+        return;
+    case AMQP_BASIC_DELIVER_METHOD:
+        if (ch == a->sub_ch) nostr__amqp_deliver(a, ch, (amqp_basic_deliver_t *)m, h);
+        return;
+    case AMQP_BASIC_CANCEL_METHOD:
+        if (ch == a->sub_ch) nostr__amqp_cancelled(a, (amqp_basic_cancel_t *)m);
+        return;
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        const amqp_channel_close_t *c = (const amqp_channel_close_t *)m;
+        snprintf(line, sizeof line, "channel %u closed by the broker: %u %.*s", (unsigned)ch,
+                 (unsigned)c->reply_code, (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+        nostr__amqp_note(a, NOSTR_LOG_WARN, line);
+        nostr__amqp_close_ok(a, ch);
+        return;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        const amqp_connection_close_t *c = (const amqp_connection_close_t *)m;
+        snprintf(line, sizeof line, "connection closed by the broker: %u %.*s", (unsigned)c->reply_code,
+                 (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+        nostr__amqp_connection_closed(a, line);
+        return;
+    }
+    case AMQP_CONNECTION_BLOCKED_METHOD:
+        a->blocked = 1;
+        a->stats.blocked++;
+        nostr__amqp_blocked_msg(a, 1, &((amqp_connection_blocked_t *)m)->reason);
+        return;
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+        a->blocked = 0;
+        nostr__amqp_blocked_msg(a, 0, NULL);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Reopen the consuming channel the broker closed, so consumption goes on. */
+static void nostr__amqp_restore_sub(nostr_amqp *a)
+{
+    if (a->conn && !a->sub_ch && nostr__amqp_wants_sub(a)) nostr__amqp_ensure_sub(a);
+}
+
+/* ---- public API ---- */
+
+NOSTRDEF int nostr_amqp_open(nostr_amqp **out, const nostr_amqp_config *cfg, nostr_error *err)
+{
+    nostr_amqp *a;
+    const char *url, *prefix;
+    int rc;
+    if (!out) return NOSTR_ERR_ARG;
+    *out = NULL;
+    if (!cfg) {
+        nostr__amqp_set_err(err, NOSTR_ERR_ARG, "no AMQP configuration");
+        return NOSTR_ERR_ARG;
+    }
+    url = cfg->url && *cfg->url ? cfg->url : "amqp://guest:guest@localhost:5672";
+    prefix = cfg->prefix && *cfg->prefix ? cfg->prefix : "distrise";
+    if (strlen(prefix) > NOSTR__AMQP_PREFIX_MAX || cfg->prefetch > 65535) {
+        nostr__amqp_set_err(err, NOSTR_ERR_ARG, "AMQP prefix longer than 100 bytes or prefetch over 65535");
+        return NOSTR_ERR_ARG;
+    }
+    a = (nostr_amqp *)nostr_alloc(cfg->al, sizeof *a);
+    if (!a) {
+        nostr__amqp_set_err(err, NOSTR_ERR_NOMEM, "out of memory");
+        return NOSTR_ERR_NOMEM;
+    }
+    memset(a, 0, sizeof *a);
+    a->al = cfg->al;
+    a->log = cfg->log;
+    a->log_user = cfg->log_user;
+    a->cap = cfg->max_unconfirmed ? cfg->max_unconfirmed : 1024;
+    a->max_deliveries = cfg->max_deliveries ? cfg->max_deliveries : 5;
+    a->prefetch = cfg->prefetch ? cfg->prefetch : 512;
+    a->heartbeat_s = cfg->heartbeat_s ? cfg->heartbeat_s : 30;
+    a->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 5000;
+    a->rpc_timeout_ms = cfg->rpc_timeout_ms > 0 ? cfg->rpc_timeout_ms : 15000;
+    a->first_seq = a->next_seq = 1;
+    nostr_arena_init(&a->held_keys, NULL, 0, a->al);
+    a->url = nostr__amqp_strdup(a->al, url);
+    a->prefix = nostr__amqp_strdup(a->al, prefix);
+    a->ring_tag = (unsigned long long *)nostr_alloc(a->al, a->cap * sizeof *a->ring_tag);
+    a->ring_pending = (unsigned char *)nostr_alloc(a->al, a->cap);
+    a->lost = (unsigned long long *)nostr_alloc(a->al, a->cap * sizeof *a->lost);
+    if (!a->url || !a->prefix || !a->ring_tag || !a->ring_pending || !a->lost) {
+        nostr_amqp_close(a);
+        nostr__amqp_set_err(err, NOSTR_ERR_NOMEM, "out of memory");
+        return NOSTR_ERR_NOMEM;
+    }
+    memset(a->ring_pending, 0, a->cap);
+    amqp_default_connection_info(&a->info);
+    if (amqp_parse_url(a->url, &a->info) != AMQP_STATUS_OK) {
+        nostr__amqp_note(a, NOSTR_LOG_ERROR, "bad AMQP URL: expected amqp://user:pass@host:port/vhost");
+        nostr_amqp_close(a);
+        nostr__amqp_set_err(err, NOSTR_ERR_ARG, "bad AMQP URL (amqp://user:pass@host:port/vhost)");
+        return NOSTR_ERR_ARG;
+    }
+    if (a->info.ssl) {
+        nostr_amqp_close(a);
+        nostr__amqp_set_err(err, NOSTR_ERR_UNSUPPORTED, "amqps:// is not supported");
+        return NOSTR_ERR_UNSUPPORTED;
+    }
+    if (!*a->info.vhost) a->info.vhost = (char *)"/"; /* "amqp://host/" means the default vhost */
+    rc = nostr__amqp_connect(a, err);
+    if (rc != NOSTR_OK) {
+        nostr_amqp_close(a);
+        return rc;
+    }
+    *out = a;
+    return NOSTR_OK;
+}
+
+NOSTRDEF void nostr_amqp_close(nostr_amqp *a)
+{
+    size_t i;
+    if (!a) return;
+    if (a->conn) {
+        /* A blocked connection is not read by the broker: its close-ok
+         * would never come. Otherwise wait a little for it. */
+        if (!a->blocked) {
+            struct timeval tv;
+            amqp_set_rpc_timeout(a->conn, nostr__amqp_tv(&tv, 2000));
+            amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+        }
+        amqp_destroy_connection(a->conn);
+    }
+    nostr__amqp_release_held(a);
+    nostr_free(a->al, a->held);
+    nostr_arena_free(&a->held_keys);
+    for (i = 0; i < a->nkeys; i++) nostr_free(a->al, a->keys[i].key);
+    nostr_free(a->al, a->keys);
+    nostr_free(a->al, a->ring_tag);
+    nostr_free(a->al, a->ring_pending);
+    nostr_free(a->al, a->lost);
+    nostr_free(a->al, a->url);
+    nostr_free(a->al, a->prefix);
+    nostr_free(a->al, a);
+}
+
+NOSTRDEF int nostr_amqp_declare(nostr_amqp *a, const char *key)
+{
+    char name[NOSTR__AMQP_NAME_MAX + 1];
+    nostr__amqp_key *k;
+    int rc;
+    if (!a || (key && nostr__amqp_name(a, key, 0, name, sizeof name) != NOSTR_OK)) return NOSTR_ERR_ARG;
+    rc = nostr__amqp_declare_all(a, key);
+    if (rc != NOSTR_OK || !key) return rc;
+    k = nostr__amqp_remember(a, key);
+    if (!k) return NOSTR_ERR_NOMEM;
+    k->declared = 1;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_remove(nostr_amqp *a, const char *key)
+{
+    char name[NOSTR__AMQP_NAME_MAX + 1], tag[NOSTR__AMQP_NAME_MAX + 3];
+    nostr__amqp_key *k;
+    int rc;
+    if (!a || !key || nostr__amqp_name(a, key, 0, name, sizeof name) != NOSTR_OK) return NOSTR_ERR_ARG;
+    k = nostr__amqp_find(a, key);
+    if (k && k->consumed && a->sub_ch && a->conn) {
+        snprintf(tag, sizeof tag, "r.%s", key);
+        amqp_basic_cancel(a->conn, a->sub_ch, nostr__amqp_bytes(tag));
+        rc = nostr__amqp_rpc_result(a, a->sub_ch, "basic.cancel");
+        if (rc == NOSTR_ERR_NET) return rc;
+    }
+    if (k) nostr__amqp_forget(a, k); /* not consumed or declared again, whatever follows */
+    if ((rc = nostr__amqp_ensure_adm(a)) != NOSTR_OK) return rc;
+    amqp_exchange_delete(a->conn, a->adm_ch, nostr__amqp_bytes(name), 0);
+    if ((rc = nostr__amqp_rpc_result(a, a->adm_ch, "exchange.delete")) != NOSTR_OK) return rc;
+    amqp_queue_delete(a->conn, a->adm_ch, nostr__amqp_bytes(name), 0, 0);
+    return nostr__amqp_rpc_result(a, a->adm_ch, "queue.delete");
+}
+
+NOSTRDEF int nostr_amqp_publish(nostr_amqp *a, const char *key, const void *body, size_t n,
+                                unsigned long long user_tag)
+{
+    char name[NOSTR__AMQP_NAME_MAX + 1], line[400];
+    amqp_basic_properties_t props;
+    amqp_bytes_t b;
+    unsigned slot;
+    int rc;
+    if (!a || !key || (!body && n) || nostr__amqp_name(a, key, 0, name, sizeof name) != NOSTR_OK)
+        return NOSTR_ERR_ARG;
+    if (!a->conn) return NOSTR_ERR_NET;
+    if (a->blocked || a->next_seq - a->first_seq + a->lost_count >= a->cap) return NOSTR_ERR_BUSY;
+    if ((rc = nostr__amqp_ensure_pub(a)) != NOSTR_OK) return rc;
+    memset(&props, 0, sizeof props);
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    b.len = n;
+    b.bytes = (void *)(uintptr_t)body;
+    rc = amqp_basic_publish(a->conn, a->pub_ch, nostr__amqp_bytes(name), nostr__amqp_bytes(key), 0, 0, &props, b);
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(line, sizeof line, "basic.publish: %s", amqp_error_string2(rc));
+        nostr__amqp_conn_lost(a, line);
+        return NOSTR_ERR_NET;
+    }
+    slot = (unsigned)(a->next_seq % a->cap);
+    a->ring_tag[slot] = user_tag;
+    a->ring_pending[slot] = 1;
+    a->next_seq++;
+    a->pending++;
+    a->stats.published++;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_poll(nostr_amqp *a, int timeout_ms, const nostr_amqp_handlers *h)
+{
+    struct timeval tv;
+    amqp_frame_t f;
+    char line[300];
+    int n, rc;
+    if (!a) return NOSTR_ERR_ARG;
+    nostr__amqp_release_held(a);
+    nostr__amqp_report_lost(a, h);
+    nostr__amqp_restore_sub(a);
+    for (n = 0; n < NOSTR__AMQP_POLL_FRAMES && a->conn; n++) {
+        /* Wait for the first frame only; then take what has arrived. */
+        rc = amqp_simple_wait_frame_noblock(a->conn, &f, nostr__amqp_tv(&tv, n == 0 ? timeout_ms : 0));
+        if (rc == AMQP_STATUS_TIMEOUT) break;
+        if (rc != AMQP_STATUS_OK) {
+            snprintf(line, sizeof line, "connection lost: %s", amqp_error_string2(rc));
+            nostr__amqp_conn_lost(a, line);
+            break;
+        }
+        nostr__amqp_dispatch(a, &f, h);
+        if (a->conn) amqp_maybe_release_buffers(a->conn);
+    }
+    nostr__amqp_restore_sub(a);
+    nostr__amqp_report_lost(a, h);
+    return a->conn ? NOSTR_OK : NOSTR_ERR_NET;
+}
+
+NOSTRDEF unsigned nostr_amqp_unconfirmed(const nostr_amqp *a)
+{
+    return a ? a->pending : 0;
+}
+
+NOSTRDEF int nostr_amqp_blocked(const nostr_amqp *a)
+{
+    return a ? a->blocked : 0;
+}
+
+NOSTRDEF int nostr_amqp_consume(nostr_amqp *a, const char *key)
+{
+    char name[NOSTR__AMQP_NAME_MAX + 1];
+    nostr__amqp_key *k = NULL;
+    int rc, *flag;
+    if (!a || (key && nostr__amqp_name(a, key, 0, name, sizeof name) != NOSTR_OK)) return NOSTR_ERR_ARG;
+    if (!a->conn) return NOSTR_ERR_NET;
+    if (key) {
+        k = nostr__amqp_remember(a, key);
+        if (!k) return NOSTR_ERR_NOMEM;
+    }
+    flag = k ? &k->consumed : &a->consume_dead;
+    if (*flag && a->sub_ch) return NOSTR_OK;
+    *flag = 1;
+    if (!a->sub_ch) {
+        /* A fresh channel consumes every remembered queue, this one too;
+         * a queue that does not exist is dropped from the set. */
+        rc = nostr__amqp_ensure_sub(a);
+        if (rc == NOSTR_OK && !*flag) rc = NOSTR_ERR_ARG;
+    } else {
+        rc = nostr__amqp_consume_one(a, key);
+        if (rc != NOSTR_OK) *flag = 0;
+        if (rc == NOSTR_ERR_ARG) nostr__amqp_restore_sub(a); /* the refusal closed the channel */
+    }
+    if (k && !k->consumed && !k->declared) nostr__amqp_forget(a, k);
+    return rc;
+}
+
+/* The broker's tag for a delivery tag of the current consuming channel. */
+static int nostr__amqp_own_tag(const nostr_amqp *a, unsigned long long tag, uint64_t *out)
+{
+    if (!a->conn) return NOSTR_ERR_NET;
+    if (!a->sub_ch || (tag >> NOSTR__AMQP_TAG_BITS) != (a->sub_gen & 0xffffu)) return NOSTR_ERR_CLOSED;
+    *out = tag & NOSTR__AMQP_TAG_MASK;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_ack(nostr_amqp *a, unsigned long long delivery_tag, int multiple)
+{
+    uint64_t t;
+    int rc;
+    if (!a) return NOSTR_ERR_ARG;
+    if ((rc = nostr__amqp_own_tag(a, delivery_tag, &t)) != NOSTR_OK) return rc;
+    if (amqp_basic_ack(a->conn, a->sub_ch, t, multiple ? 1 : 0) != AMQP_STATUS_OK) {
+        nostr__amqp_conn_lost(a, "basic.ack: send failed");
+        return NOSTR_ERR_NET;
+    }
+    a->stats.acked++;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_reject(nostr_amqp *a, unsigned long long delivery_tag)
+{
+    uint64_t t;
+    int rc;
+    if (!a) return NOSTR_ERR_ARG;
+    if ((rc = nostr__amqp_own_tag(a, delivery_tag, &t)) != NOSTR_OK) return rc;
+    /* Always requeue: the queue's delivery limit dead-letters the message
+     * on its max_deliveries-th rejection. */
+    if (amqp_basic_reject(a->conn, a->sub_ch, t, 1) != AMQP_STATUS_OK) {
+        nostr__amqp_conn_lost(a, "basic.reject: send failed");
+        return NOSTR_ERR_NET;
+    }
+    a->stats.rejected++;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_depth(nostr_amqp *a, const char *key, unsigned long long *messages, unsigned *consumers)
+{
+    char name[NOSTR__AMQP_NAME_MAX + 1];
+    amqp_queue_declare_ok_t *ok;
+    int rc;
+    if (!a || nostr__amqp_name(a, key, 0, name, sizeof name) != NOSTR_OK) return NOSTR_ERR_ARG;
+    if ((rc = nostr__amqp_ensure_adm(a)) != NOSTR_OK) return rc;
+    ok = amqp_queue_declare(a->conn, a->adm_ch, nostr__amqp_bytes(name), 1, 0, 0, 0, amqp_empty_table);
+    if ((rc = nostr__amqp_rpc_result(a, a->adm_ch, "queue.declare (passive)")) != NOSTR_OK) return rc;
+    if (messages) *messages = ok->message_count;
+    if (consumers) *consumers = ok->consumer_count;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_reconnect(nostr_amqp *a, nostr_error *err)
+{
+    size_t i;
+    int rc;
+    if (!a) return NOSTR_ERR_ARG;
+    if (a->conn) nostr__amqp_conn_lost(a, NULL);
+    rc = nostr__amqp_connect(a, err);
+    if (rc != NOSTR_OK) return rc;
+    rc = nostr__amqp_declare_all(a, NULL);
+    for (i = 0; rc == NOSTR_OK && i < a->nkeys; i++)
+        if (a->keys[i].declared) rc = nostr__amqp_declare_key(a, a->keys[i].key);
+    if (rc == NOSTR_OK && nostr__amqp_wants_sub(a)) rc = nostr__amqp_ensure_sub(a);
+    if (rc != NOSTR_OK) {
+        nostr__amqp_set_err(err, rc, "AMQP reconnect: re-declaring or re-consuming failed");
+        return rc;
+    }
+    a->stats.reconnects++;
+    nostr__amqp_note(a, NOSTR_LOG_INFO, "reconnected");
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_amqp_connected(const nostr_amqp *a)
+{
+    return a && a->conn ? 1 : 0;
+}
+
+NOSTRDEF void nostr_amqp_get_stats(const nostr_amqp *a, nostr_amqp_stats *out)
+{
+    if (!out) return;
+    if (a)
+        *out = a->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+NOSTRDEF const char *nostr_amqp_last_error(const nostr_amqp *a)
+{
+    return a ? a->last_error : "";
+}
+
+#endif /* NOSTR_WITH_RABBITMQ */
+
+/* ---- gateway: implementation ---- */
+
+#define NOSTR__GW_NONE 0xFFFFFFFFu
+#define NOSTR__GW_RATE_MS 5000       /* rates and watermarks move this often */
+#define NOSTR__GW_INFO_MAX 65536     /* a NIP-11 document kept at most this big */
+#define NOSTR__GW_DEFAULT_BACKFILL 3600 /* a new upstream starts this far back */
+
+enum { NOSTR__GW_EMPTY = 0, NOSTR__GW_PENDING = 1, NOSTR__GW_KNOWN = 2 };
+
+/* The dedup set: a chained hash over a fixed pool of entries, reused in
+ * FIFO order, so memory is bounded and the oldest ids go first. */
+typedef struct nostr__gw_entry {
+    unsigned char id[32];
+    uint32_t next;    /* chain */
+    uint32_t waiters; /* provenance records waiting for a pending verify */
+    unsigned char state;
+} nostr__gw_entry;
+
+/* A relay that delivered an id while its first copy was being verified. */
+typedef struct nostr__gw_waiter {
+    int relay_id;
+    long long seen_at;
+    uint32_t next;
+} nostr__gw_waiter;
+
+/* An item the sink refused (busy), kept until it has room. */
+typedef struct nostr__gw_held {
+    int relay_id;
+    unsigned char id[32];
+    char *json; /* NULL for provenance */
+    size_t len;
+    long long seen_at;
+} nostr__gw_held;
+
+#define NOSTR__GW_EDGE 64
+
+/* One backfill page or the live subscription's first page. edge: ids at
+ * its oldest second, which the next page (until = that second) sends
+ * again: they are this relay's own repeats, not new sightings. */
+typedef struct nostr__gw_page {
+    int open, eose;
+    unsigned long long events, fresh;
+    long long oldest, newest;
+    unsigned char edge[NOSTR__GW_EDGE][32];
+    size_t nedge;
+} nostr__gw_page;
+
+struct nostr_gateway_upstream {
+    nostr_gateway *gw;
+    int id;
+    char *url, *filters_json;
+    nostr_filter *filters;
+    size_t nfilters;
+    nostr_arena arena; /* parsed filters */
+    nostr_client *client;
+    void *app;
+    long long added_at;
+    int opened_once, removed;
+    unsigned refs; /* verify jobs out */
+    nostr_gateway_upstream_stats st;
+    /* watermark */
+    long long since;          /* persisted: stored up to here */
+    long long newest_valid;   /* newest created_at handed to the sink */
+    int mark_pending;
+    long long mark_value;
+    unsigned long long mark_target, done; /* done: items stored (or dropped) */
+    int backfill_done;
+    nostr__gw_page live, back;
+    long long back_until;
+    unsigned char prev_edge[NOSTR__GW_EDGE][32]; /* the previous page's edge */
+    size_t nprev_edge;
+    /* rates */
+    unsigned long long rate_prev;
+    long long minute_now; /* index of minutes[0] */
+    char *info;           /* NIP-11 JSON */
+    size_t info_len;
+    char info_name[128];
+};
+
+typedef struct nostr__gw_job {
+    nostr_gateway_verify_job job;
+    nostr_gateway *gw;
+    nostr_gateway_upstream *up;
+    long long seen_at;
+    char *json;
+    size_t len;
+    nostr_arena arena;
+    nostr_event ev;
+} nostr__gw_job;
+
+struct nostr_gateway {
+    nostr_gateway_config cfg;
+    nostr_gateway_callbacks cb;
+    const nostr_allocator *al;
+    char *token;
+    nostr_gateway_upstream **ups;
+    size_t nups, cap_ups;
+    int next_id;
+    long long now_ms, last_rate_ms;
+    /* dedup */
+    nostr__gw_entry *ents;
+    uint32_t *buckets;
+    uint32_t nents, ent_next, nbuckets; /* ent_next: the pool slot reused next */
+    nostr__gw_waiter *waiters;
+    uint32_t nwaiters, cap_waiters, free_waiter;
+    /* backlog */
+    nostr__gw_held *held;
+    size_t nheld, cap_held, held_head;
+    nostr_gateway_stats st;
+    nostr_buf tmp;
+};
+
+/* ---- small helpers ---- */
+
+static void nostr__gw_log(nostr_gateway *gw, int level, const char *fmt, const char *a, const char *b)
+{
+    char line[512];
+    if (!gw->cb.log) return;
+    snprintf(line, sizeof line, fmt, a ? a : "", b ? b : "");
+    gw->cb.log(gw->cb.user, level, line);
+}
+
+static char *nostr__gw_strdup(const nostr_allocator *al, const char *s, size_t n)
+{
+    char *p = (char *)nostr_alloc(al, n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+static long long nostr__gw_unix(nostr_gateway *gw)
+{
+    return gw->cb.unix_time(gw->cb.user);
+}
+
+/* ---- dedup set ---- */
+
+static uint32_t nostr__gw_bucket(const nostr_gateway *gw, const unsigned char id[32])
+{
+    uint32_t h;
+    memcpy(&h, id, 4); /* ids are hashes: any four bytes are uniform */
+    return h & (gw->nbuckets - 1);
+}
+
+static nostr__gw_entry *nostr__gw_find(nostr_gateway *gw, const unsigned char id[32])
+{
+    uint32_t i = gw->buckets[nostr__gw_bucket(gw, id)];
+    while (i != NOSTR__GW_NONE) {
+        nostr__gw_entry *e = &gw->ents[i];
+        if (memcmp(e->id, id, 32) == 0) return e;
+        i = e->next;
+    }
+    return NULL;
+}
+
+static void nostr__gw_free_waiters(nostr_gateway *gw, nostr__gw_entry *e)
+{
+    while (e->waiters != NOSTR__GW_NONE) {
+        uint32_t w = e->waiters;
+        e->waiters = gw->waiters[w].next;
+        gw->waiters[w].next = gw->free_waiter;
+        gw->free_waiter = w;
+    }
+}
+
+static void nostr__gw_unlink(nostr_gateway *gw, uint32_t slot)
+{
+    nostr__gw_entry *e = &gw->ents[slot];
+    uint32_t *p = &gw->buckets[nostr__gw_bucket(gw, e->id)];
+    while (*p != NOSTR__GW_NONE && *p != slot) p = &gw->ents[*p].next;
+    if (*p == slot) *p = e->next;
+    nostr__gw_free_waiters(gw, e);
+    e->state = NOSTR__GW_EMPTY;
+}
+
+/* Take the oldest pool slot for id (evicting what it held). */
+static nostr__gw_entry *nostr__gw_insert(nostr_gateway *gw, const unsigned char id[32], int state)
+{
+    uint32_t slot = gw->ent_next, b;
+    nostr__gw_entry *e = &gw->ents[slot];
+    gw->ent_next = (slot + 1) % gw->nents;
+    if (e->state != NOSTR__GW_EMPTY) nostr__gw_unlink(gw, slot);
+    memcpy(e->id, id, 32);
+    e->state = (unsigned char)state;
+    e->waiters = NOSTR__GW_NONE;
+    b = nostr__gw_bucket(gw, id);
+    e->next = gw->buckets[b];
+    gw->buckets[b] = slot;
+    return e;
+}
+
+static void nostr__gw_forget(nostr_gateway *gw, nostr__gw_entry *e)
+{
+    nostr__gw_unlink(gw, (uint32_t)(e - gw->ents));
+}
+
+static int nostr__gw_add_waiter(nostr_gateway *gw, nostr__gw_entry *e, int relay_id, long long seen_at)
+{
+    uint32_t w;
+    if (gw->free_waiter != NOSTR__GW_NONE) {
+        w = gw->free_waiter;
+        gw->free_waiter = gw->waiters[w].next;
+    } else {
+        if (gw->nwaiters == gw->cap_waiters) {
+            uint32_t cap = gw->cap_waiters ? gw->cap_waiters * 2 : 64;
+            nostr__gw_waiter *n = (nostr__gw_waiter *)nostr_realloc(gw->al, gw->waiters, cap * sizeof *n);
+            if (!n) return NOSTR_ERR_NOMEM;
+            gw->waiters = n;
+            gw->cap_waiters = cap;
+        }
+        w = gw->nwaiters++;
+    }
+    gw->waiters[w].relay_id = relay_id;
+    gw->waiters[w].seen_at = seen_at;
+    gw->waiters[w].next = e->waiters;
+    e->waiters = w;
+    return NOSTR_OK;
+}
+
+/* ---- the sink ---- */
+
+static nostr_gateway_upstream *nostr__gw_by_id(nostr_gateway *gw, int id)
+{
+    size_t i;
+    for (i = 0; i < gw->nups; i++)
+        if (gw->ups[i]->id == id) return gw->ups[i];
+    return NULL;
+}
+
+static int nostr__gw_hold(nostr_gateway *gw, const nostr_gateway_item *it)
+{
+    nostr__gw_held *h;
+    if (gw->nheld >= gw->cfg.max_backlog) return NOSTR_ERR_TOO_LARGE;
+    if (gw->held_head + gw->nheld == gw->cap_held) {
+        if (gw->held_head) { /* slide to the front before growing */
+            memmove(gw->held, gw->held + gw->held_head, gw->nheld * sizeof *gw->held);
+            gw->held_head = 0;
+        } else {
+            size_t cap = gw->cap_held ? gw->cap_held * 2 : 256;
+            nostr__gw_held *n = (nostr__gw_held *)nostr_realloc(gw->al, gw->held, cap * sizeof *n);
+            if (!n) return NOSTR_ERR_NOMEM;
+            gw->held = n;
+            gw->cap_held = cap;
+        }
+    }
+    h = &gw->held[gw->held_head + gw->nheld];
+    h->relay_id = it->relay_id;
+    memcpy(h->id, it->id, 32);
+    h->len = it->len;
+    h->seen_at = it->seen_at;
+    h->json = NULL;
+    if (it->json && !(h->json = nostr__gw_strdup(gw->al, it->json, it->len))) return NOSTR_ERR_NOMEM;
+    if (!gw->nheld) gw->st.paused_times++;
+    gw->nheld++;
+    return NOSTR_OK;
+}
+
+/* Hand an item over: to the sink, or behind those already waiting. */
+static void nostr__gw_submit(nostr_gateway *gw, nostr_gateway_upstream *up, const nostr_gateway_item *it)
+{
+    int rc = gw->nheld ? NOSTR_ERR_BUSY : gw->cb.submit(gw->cb.user, it);
+    if (rc == NOSTR_ERR_BUSY) rc = nostr__gw_hold(gw, it);
+    if (rc != NOSTR_OK) {
+        gw->st.dropped++;
+        if (up) up->done++; /* never coming back: do not hold the watermark for it */
+        nostr__gw_log(gw, NOSTR_LOG_ERROR, "gateway: an item from %s was dropped: %s", up ? up->url : "?",
+                      nostr_strerror(rc));
+        return;
+    }
+    gw->st.submitted++;
+    if (up) up->st.submitted++;
+}
+
+static void nostr__gw_item(nostr_gateway_item *it, nostr_gateway_upstream *up, const unsigned char *id, const char *json,
+                           size_t len, long long seen_at)
+{
+    it->relay_id = up->id;
+    it->relay_url = up->url;
+    it->id = id;
+    it->json = json;
+    it->len = len;
+    it->seen_at = seen_at;
+}
+
+NOSTRDEF int nostr_gateway_paused(const nostr_gateway *gw)
+{
+    return gw && gw->nheld > 0;
+}
+
+NOSTRDEF void nostr_gateway_sink_ready(nostr_gateway *gw)
+{
+    if (!gw) return;
+    while (gw->nheld) {
+        nostr__gw_held *h = &gw->held[gw->held_head];
+        nostr_gateway_upstream *up = nostr__gw_by_id(gw, h->relay_id);
+        nostr_gateway_item it;
+        it.relay_id = h->relay_id;
+        it.relay_url = up ? up->url : "";
+        it.id = h->id;
+        it.json = h->json;
+        it.len = h->len;
+        it.seen_at = h->seen_at;
+        if (gw->cb.submit(gw->cb.user, &it) == NOSTR_ERR_BUSY) return;
+        nostr_free(gw->al, h->json);
+        gw->held_head++;
+        gw->nheld--;
+    }
+    gw->held_head = 0;
+}
+
+/* ---- watermarks ---- */
+
+static void nostr__gw_mark_check(nostr_gateway *gw, nostr_gateway_upstream *up)
+{
+    if (!up->mark_pending || up->done < up->mark_target) return;
+    up->mark_pending = 0;
+    if (up->mark_value <= up->since) return;
+    up->since = up->st.since = up->mark_value;
+    if (gw->cb.since_changed) gw->cb.since_changed(gw->cb.user, up->id, up->since);
+}
+
+/* Propose the newest created_at handed over so far; it becomes the
+ * watermark once everything handed over until now is stored. */
+static void nostr__gw_mark_propose(nostr_gateway *gw, nostr_gateway_upstream *up)
+{
+    long long now = nostr__gw_unix(gw), v = up->newest_valid;
+    if (!up->backfill_done || up->mark_pending) return;
+    if (v > now) v = now; /* a clock ahead of ours must not push the window past events still coming */
+    if (v <= up->since) return;
+    up->mark_pending = 1;
+    up->mark_value = v;
+    up->mark_target = up->st.submitted;
+    nostr__gw_mark_check(gw, up);
+}
+
+NOSTRDEF void nostr_gateway_stored(nostr_gateway *gw, int relay_id, const unsigned char id[32])
+{
+    nostr_gateway_upstream *up;
+    (void)id;
+    if (!gw) return;
+    gw->st.stored++;
+    up = nostr__gw_by_id(gw, relay_id);
+    if (!up) return;
+    up->st.stored++;
+    up->done++;
+    nostr__gw_mark_check(gw, up);
+}
+
+/* ---- subscriptions ---- */
+
+static long long nostr__gw_since(const nostr_gateway_upstream *up)
+{
+    long long s;
+    if (!up->since) {
+        s = up->added_at - NOSTR__GW_DEFAULT_BACKFILL;
+    } else {
+        s = up->since - up->gw->cfg.since_window_s;
+    }
+    return s < 0 ? 0 : s;
+}
+
+/* REQ sub with the upstream's filters, since (and until when >= 0). */
+static int nostr__gw_req(nostr_gateway_upstream *up, const char *sub, long long until)
+{
+    nostr_filter fs[32];
+    size_t i, n = up->nfilters < 32 ? up->nfilters : 32;
+    long long since = nostr__gw_since(up);
+    for (i = 0; i < n; i++) {
+        fs[i] = up->filters[i];
+        /* the user's own bounds win where they are narrower */
+        if (!(fs[i].fields & NOSTR_FILTER_SINCE) || fs[i].since < since) {
+            fs[i].since = since;
+            fs[i].fields |= NOSTR_FILTER_SINCE;
+        }
+        if (until >= 0 && (!(fs[i].fields & NOSTR_FILTER_UNTIL) || fs[i].until > until)) {
+            fs[i].until = until;
+            fs[i].fields |= NOSTR_FILTER_UNTIL;
+        }
+    }
+    return nostr_client_req(up->client, sub, fs, n, up->gw->now_ms);
+}
+
+static void nostr__gw_page_open(nostr__gw_page *p)
+{
+    memset(p, 0, sizeof *p);
+    p->open = 1;
+    p->oldest = -1;
+}
+
+/* A page ended (EOSE). While it brought ids not seen before, ask for the
+ * page before it (until = its oldest created_at, inclusive: events sharing
+ * that second are not skipped); a page of nothing new ends the backfill
+ * (a page shorter than the relay's limit is followed by one such page). */
+static void nostr__gw_page_end(nostr_gateway_upstream *up, nostr__gw_page *p)
+{
+    p->eose = 1;
+    if (p->fresh > 0 && p->oldest >= 0) {
+        memcpy(up->prev_edge, p->edge, p->nedge * 32);
+        up->nprev_edge = p->nedge;
+        up->back_until = p->oldest;
+        nostr__gw_page_open(&up->back);
+        if (nostr__gw_req(up, "back", up->back_until) == NOSTR_OK) return;
+    }
+    if (up->back.open) (void)nostr_client_close_sub(up->client, "back");
+    up->back.open = 0;
+    up->backfill_done = 1;
+    nostr__gw_mark_propose(up->gw, up);
+}
+
+/* ---- client callbacks (user = the upstream) ---- */
+
+static int nostr__gw_c_send(void *user, const void *data, size_t n)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    return up->gw->cb.send(up->gw->cb.user, up, data, n);
+}
+
+static int nostr__gw_c_connect(void *user, const char *host, int port)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    return up->gw->cb.connect(up->gw->cb.user, up, host, port);
+}
+
+static void nostr__gw_c_close(void *user)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    if (up->gw->cb.close) up->gw->cb.close(up->gw->cb.user, up);
+}
+
+static void nostr__gw_c_open(void *user)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    up->st.state = NOSTR_CLIENT_OPEN;
+    if (up->opened_once) up->st.reconnects++;
+    up->opened_once = 1;
+    up->st.last_error[0] = 0;
+    up->back_until = -1;
+    up->backfill_done = 0;
+    up->back.open = 0;
+    nostr__gw_page_open(&up->live);
+    if (nostr__gw_req(up, "live", -1) != NOSTR_OK) {
+        snprintf(up->st.last_error, sizeof up->st.last_error, "could not subscribe");
+        up->backfill_done = 1;
+    }
+}
+
+static void nostr__gw_c_disconnect(void *user, int code, const char *message)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    if (code != NOSTR_OK)
+        snprintf(up->st.last_error, sizeof up->st.last_error, "%s: %s", nostr_strerror(code),
+                 message ? message : "");
+    /* the next connection asks again from the watermark */
+    (void)nostr_client_close_sub(up->client, "live");
+    (void)nostr_client_close_sub(up->client, "back");
+    up->live.open = up->back.open = 0;
+    up->st.state = nostr_client_state(up->client);
+}
+
+static void nostr__gw_verified(nostr_gateway *gw, nostr__gw_job *x);
+
+static void nostr__gw_size(nostr_gateway_upstream_stats *st, size_t len)
+{
+    unsigned b = 0;
+    size_t v = len < 16 ? 16 : len;
+    while ((v >> b) >= 32) b++; /* v >> b in [16, 32): 8 buckets per power of two */
+    b = b * 8 + (unsigned)(((v >> b) - 16) / 2);
+    if (b >= NOSTR_GATEWAY_SIZE_BUCKETS) b = NOSTR_GATEWAY_SIZE_BUCKETS - 1;
+    st->size_hist[b]++;
+}
+
+static void nostr__gw_page_count(nostr__gw_page *p, const nostr_event *ev, int fresh)
+{
+    if (!p->open || p->eose) return;
+    p->events++;
+    if (fresh) p->fresh++;
+    if (p->oldest < 0 || ev->created_at < p->oldest) {
+        p->oldest = ev->created_at;
+        p->nedge = 0;
+    }
+    if (ev->created_at == p->oldest && p->nedge < NOSTR__GW_EDGE) memcpy(p->edge[p->nedge++], ev->id, 32);
+    if (ev->created_at > p->newest) p->newest = ev->created_at;
+}
+
+/* Did the previous page of this relay already deliver id (a repeat at
+ * the page boundary)? */
+static int nostr__gw_repeat(const nostr_gateway_upstream *up, const nostr__gw_page *p, const nostr_event *ev)
+{
+    size_t i;
+    if (p != &up->back || ev->created_at != up->back_until) return 0;
+    for (i = 0; i < up->nprev_edge; i++)
+        if (!memcmp(up->prev_edge[i], ev->id, 32)) return 1;
+    return 0;
+}
+
+static void nostr__gw_c_event(void *user, const char *sub, const nostr_event *ev, const char *json, size_t len)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    nostr_gateway *gw = up->gw;
+    nostr__gw_entry *e;
+    nostr__gw_job *x;
+    long long now = nostr__gw_unix(gw);
+    nostr__gw_page *page = !strcmp(sub, "back") ? &up->back : &up->live;
+    up->st.received++;
+    gw->st.received++;
+    up->st.bytes += len;
+    up->st.minutes[0]++;
+    up->st.last_event_ms = gw->now_ms;
+    if (ev->created_at > up->st.newest_created_at) up->st.newest_created_at = ev->created_at;
+    up->st.avg_size += ((double)len - up->st.avg_size) / (double)up->st.received;
+    nostr__gw_size(&up->st, len);
+    e = nostr__gw_find(gw, ev->id);
+    nostr__gw_page_count(page, ev, e == NULL);
+    if (e) {
+        nostr_gateway_item it;
+        up->st.duplicates++;
+        gw->st.duplicates++;
+        if (nostr__gw_repeat(up, page, ev)) return;
+        if (e->state == NOSTR__GW_PENDING) {
+            if (nostr__gw_add_waiter(gw, e, up->id, now) != NOSTR_OK) gw->st.dropped++;
+            return;
+        }
+        nostr__gw_item(&it, up, ev->id, NULL, 0, now);
+        nostr__gw_submit(gw, up, &it);
+        return;
+    }
+    /* A copy the verifier owns: the client's strings die with this call. */
+    x = (nostr__gw_job *)nostr_alloc(gw->al, sizeof *x);
+    if (!x || !(x->json = nostr__gw_strdup(gw->al, json, len))) {
+        nostr_free(gw->al, x);
+        gw->st.dropped++;
+        return;
+    }
+    x->gw = gw;
+    x->up = up;
+    x->len = len;
+    x->seen_at = now;
+    nostr_arena_init(&x->arena, NULL, 0, gw->al);
+    if (nostr_event_parse(&x->ev, x->json, len, &x->arena, NULL, NULL) != NOSTR_OK) {
+        x->job.result = NOSTR_ERR_JSON; /* the client parsed it once: cannot happen but for memory */
+        up->refs++;
+        nostr__gw_verified(gw, x);
+        return;
+    }
+    /* the id is cheap to check here; workers check the signature */
+    if (nostr_event_check(&x->ev, NULL, NULL) != NOSTR_OK) {
+        x->job.result = NOSTR_ERR_ID;
+        up->refs++;
+        nostr__gw_verified(gw, x);
+        return;
+    }
+    (void)nostr__gw_insert(gw, ev->id, NOSTR__GW_PENDING);
+    x->job.event = &x->ev;
+    x->job.result = NOSTR_ERR_SIG;
+    x->job.app = NULL;
+    x->job.gw_private = x;
+    up->refs++;
+    if (gw->cb.verify && gw->cb.verify(gw->cb.user, &x->job) == 0) return;
+    x->job.result = nostr_event_verify(gw->cfg.ctx, &x->ev);
+    nostr__gw_verified(gw, x);
+}
+
+static void nostr__gw_c_eose(void *user, const char *sub)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    if (!strcmp(sub, "live") && up->live.open && !up->live.eose) {
+        if (up->live.newest > up->newest_valid) up->newest_valid = up->live.newest;
+        nostr__gw_page_end(up, &up->live);
+    } else if (!strcmp(sub, "back") && up->back.open && !up->back.eose) {
+        nostr__gw_page_end(up, &up->back);
+    }
+}
+
+static void nostr__gw_c_closed(void *user, const char *sub, const char *message)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    snprintf(up->st.last_error, sizeof up->st.last_error, "CLOSED %s: %s", sub, message ? message : "");
+    if (!strcmp(sub, "back")) {
+        up->back.open = 0;
+        up->backfill_done = 1;
+    }
+}
+
+static void nostr__gw_c_notice(void *user, const char *message)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    nostr__gw_log(up->gw, NOSTR_LOG_INFO, "gateway: NOTICE from %s: %s", up->url, message);
+}
+
+static void nostr__gw_c_error(void *user, int code, const char *message)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    snprintf(up->st.last_error, sizeof up->st.last_error, "%s: %s", nostr_strerror(code), message ? message : "");
+}
+
+static long long nostr__gw_c_time(void *user)
+{
+    nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
+    return nostr__gw_unix(up->gw);
+}
+
+/* ---- verification ---- */
+
+static void nostr__gw_job_free(nostr_gateway *gw, nostr__gw_job *x)
+{
+    nostr_arena_free(&x->arena);
+    nostr_free(gw->al, x->json);
+    nostr_free(gw->al, x);
+}
+
+static void nostr__gw_upstream_free(nostr_gateway *gw, nostr_gateway_upstream *up);
+
+static void nostr__gw_verified(nostr_gateway *gw, nostr__gw_job *x)
+{
+    nostr_gateway_upstream *up = x->up;
+    nostr__gw_entry *e = nostr__gw_find(gw, x->ev.id);
+    if (up->refs) up->refs--;
+    if (x->job.result != NOSTR_OK) {
+        up->st.invalid++;
+        gw->st.invalid++;
+        snprintf(up->st.last_error, sizeof up->st.last_error, "invalid event: %s", nostr_strerror(x->job.result));
+        /* forget the id: a good copy from another relay may still come */
+        if (e && e->state == NOSTR__GW_PENDING) nostr__gw_forget(gw, e);
+    } else {
+        nostr_gateway_item it;
+        uint32_t w;
+        if (!up->removed) {
+            if (x->ev.created_at > up->newest_valid) up->newest_valid = x->ev.created_at;
+            nostr__gw_item(&it, up, x->ev.id, x->json, x->len, x->seen_at);
+            nostr__gw_submit(gw, up, &it);
+        }
+        if (e) {
+            e->state = NOSTR__GW_KNOWN;
+            for (w = e->waiters; w != NOSTR__GW_NONE; w = gw->waiters[w].next) {
+                nostr_gateway_upstream *o = nostr__gw_by_id(gw, gw->waiters[w].relay_id);
+                if (!o) continue;
+                nostr__gw_item(&it, o, x->ev.id, NULL, 0, gw->waiters[w].seen_at);
+                nostr__gw_submit(gw, o, &it);
+            }
+            nostr__gw_free_waiters(gw, e);
+        }
+    }
+    if (up->removed && !up->refs) nostr__gw_upstream_free(gw, up);
+    nostr__gw_job_free(gw, x);
+}
+
+NOSTRDEF void nostr_gateway_verify_done(nostr_gateway *gw, nostr_gateway_verify_job *job)
+{
+    if (!gw || !job) return;
+    nostr__gw_verified(gw, (nostr__gw_job *)job->gw_private);
+}
+
+NOSTRDEF void nostr_gateway_known(nostr_gateway *gw, const unsigned char id[32])
+{
+    if (gw && !nostr__gw_find(gw, id)) (void)nostr__gw_insert(gw, id, NOSTR__GW_KNOWN);
+}
+
+/* ---- upstreams ---- */
+
+/* Parse a JSON array of filters into up's arena. */
+static int nostr__gw_parse_filters(nostr_gateway_upstream *up, const char *json, nostr_error *err)
+{
+    nostr_json r;
+    size_t n = 0, cap = 0;
+    nostr_filter *fs = NULL;
+    int rc;
+    nostr_json_init(&r, json, strlen(json), NULL);
+    if ((rc = nostr_json_array_begin(&r)) != NOSTR_OK) goto fail;
+    while ((rc = nostr_json_array_next(&r)) == 1) {
+        if (n == cap) {
+            size_t c2 = cap ? cap * 2 : 4;
+            nostr_filter *f2;
+            if (c2 > 32) {
+                rc = NOSTR_ERR_TOO_LARGE;
+                if (err) {
+                    err->code = rc;
+                    err->msg = "filters: at most 32";
+                    err->offset = nostr_json_offset(&r);
+                }
+                return rc;
+            }
+            f2 = (nostr_filter *)nostr_arena_alloc(&up->arena, c2 * sizeof *f2);
+            if (!f2) return NOSTR_ERR_NOMEM;
+            if (n) memcpy(f2, fs, n * sizeof *fs);
+            fs = f2;
+            cap = c2;
+        }
+        if ((rc = nostr_filter_parse_json(&fs[n], &r, &up->arena)) != NOSTR_OK) goto fail;
+        n++;
+    }
+    if (rc < 0 || (rc = nostr_json_finish(&r)) != NOSTR_OK) goto fail;
+    if (!n) {
+        if (err) {
+            err->code = NOSTR_ERR_FILTER;
+            err->msg = "filters: give at least one filter (or omit them)";
+            err->offset = 0;
+        }
+        return NOSTR_ERR_FILTER;
+    }
+    up->filters = fs;
+    up->nfilters = n;
+    return NOSTR_OK;
+fail:
+    if (err) {
+        err->code = rc;
+        err->msg = r.err.msg ? r.err.msg : "filters: expected a JSON array of filter objects";
+        err->offset = r.err.offset;
+    }
+    return rc;
+}
+
+static void nostr__gw_upstream_free(nostr_gateway *gw, nostr_gateway_upstream *up)
+{
+    nostr_client_free(up->client);
+    nostr_arena_free(&up->arena);
+    nostr_free(gw->al, up->url);
+    nostr_free(gw->al, up->filters_json);
+    nostr_free(gw->al, up->info);
+    nostr_free(gw->al, up);
+}
+
+static void nostr__gw_set_err(nostr_error *err, int code, const char *msg)
+{
+    if (!err) return;
+    err->code = code;
+    err->msg = msg;
+    err->offset = 0;
+}
+
+NOSTRDEF int nostr_gateway_add(nostr_gateway *gw, int id, const char *url, const char *filters, long long since,
+                               long long added_at, nostr_gateway_upstream **out, nostr_error *err)
+{
+    nostr_gateway_upstream *up;
+    nostr_client_callbacks ccb;
+    nostr_client_config ccfg;
+    nostr_client_url u;
+    size_t i;
+    int rc;
+    if (out) *out = NULL;
+    if (!gw || !url || id < 0) return NOSTR_ERR_ARG;
+    if (!filters) filters = "[{}]";
+    if ((rc = nostr_client_parse_url(url, &u, err)) != NOSTR_OK) return rc;
+    if (gw->nups >= gw->cfg.max_upstreams) {
+        nostr__gw_set_err(err, NOSTR_ERR_TOO_LARGE, "too many upstream relays");
+        return NOSTR_ERR_TOO_LARGE;
+    }
+    for (i = 0; i < gw->nups; i++) {
+        if (strcmp(gw->ups[i]->url, url) == 0 || (id && gw->ups[i]->id == id)) {
+            nostr__gw_set_err(err, NOSTR_ERR_BUSY, "that relay is already an upstream");
+            return NOSTR_ERR_BUSY;
+        }
+    }
+    if (!id) id = gw->next_id;
+    up = (nostr_gateway_upstream *)nostr_alloc(gw->al, sizeof *up);
+    if (!up) return NOSTR_ERR_NOMEM;
+    memset(up, 0, sizeof *up);
+    up->gw = gw;
+    up->id = id;
+    up->since = up->st.since = since;
+    up->added_at = added_at;
+    up->back_until = -1;
+    up->st.state = NOSTR_CLIENT_IDLE;
+    up->minute_now = gw->now_ms / 60000;
+    nostr_arena_init(&up->arena, NULL, 0, gw->al);
+    up->url = nostr__gw_strdup(gw->al, url, strlen(url));
+    up->filters_json = nostr__gw_strdup(gw->al, filters, strlen(filters));
+    if (!up->url || !up->filters_json) {
+        nostr__gw_upstream_free(gw, up);
+        return NOSTR_ERR_NOMEM;
+    }
+    if ((rc = nostr__gw_parse_filters(up, filters, err)) != NOSTR_OK) {
+        nostr__gw_upstream_free(gw, up);
+        return rc == NOSTR_ERR_NOMEM ? rc : NOSTR_ERR_ARG;
+    }
+    memset(&ccb, 0, sizeof ccb);
+    ccb.user = up;
+    ccb.send = nostr__gw_c_send;
+    ccb.connect = nostr__gw_c_connect;
+    ccb.close = nostr__gw_c_close;
+    ccb.on_open = nostr__gw_c_open;
+    ccb.on_disconnect = nostr__gw_c_disconnect;
+    ccb.on_event = nostr__gw_c_event;
+    ccb.on_eose = nostr__gw_c_eose;
+    ccb.on_closed = nostr__gw_c_closed;
+    ccb.on_notice = nostr__gw_c_notice;
+    ccb.on_error = nostr__gw_c_error;
+    ccb.unix_time = nostr__gw_c_time;
+    ccfg = gw->cfg.client;
+    ccfg.verify_events = NOSTR_CLIENT_NO_VERIFY; /* the gateway verifies new ids only */
+    up->client = nostr_client_new(gw->cfg.ctx, url, &ccfg, &ccb, err);
+    if (!up->client) {
+        nostr__gw_upstream_free(gw, up);
+        return NOSTR_ERR_NOMEM;
+    }
+    if (gw->nups == gw->cap_ups) {
+        size_t cap = gw->cap_ups ? gw->cap_ups * 2 : 8;
+        nostr_gateway_upstream **n = (nostr_gateway_upstream **)nostr_realloc(gw->al, gw->ups, cap * sizeof *n);
+        if (!n) {
+            nostr__gw_upstream_free(gw, up);
+            return NOSTR_ERR_NOMEM;
+        }
+        gw->ups = n;
+        gw->cap_ups = cap;
+    }
+    gw->ups[gw->nups++] = up;
+    if (id >= gw->next_id) gw->next_id = id + 1;
+    if (gw->cb.fetch_info) gw->cb.fetch_info(gw->cb.user, up, url);
+    if (out) *out = up;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_gateway_remove(nostr_gateway *gw, int id)
+{
+    size_t i;
+    nostr_gateway_upstream *up;
+    if (!gw) return NOSTR_ERR_ARG;
+    for (i = 0; i < gw->nups && gw->ups[i]->id != id; i++) {
+    }
+    if (i == gw->nups) return NOSTR_ERR_ARG;
+    up = gw->ups[i];
+    memmove(gw->ups + i, gw->ups + i + 1, (gw->nups - i - 1) * sizeof *gw->ups);
+    gw->nups--;
+    nostr_client_close(up->client, gw->now_ms);
+    up->removed = 1;
+    if (!up->refs) nostr__gw_upstream_free(gw, up); /* else when its last verify job comes back */
+    return NOSTR_OK;
+}
+
+NOSTRDEF nostr_gateway_upstream *nostr_gateway_find(nostr_gateway *gw, int id)
+{
+    return gw ? nostr__gw_by_id(gw, id) : NULL;
+}
+
+NOSTRDEF size_t nostr_gateway_count(const nostr_gateway *gw)
+{
+    return gw ? gw->nups : 0;
+}
+
+NOSTRDEF nostr_gateway_upstream *nostr_gateway_at(nostr_gateway *gw, size_t i)
+{
+    return gw && i < gw->nups ? gw->ups[i] : NULL;
+}
+
+NOSTRDEF void nostr_gateway_upstream_set_app(nostr_gateway_upstream *up, void *app)
+{
+    if (up) up->app = app;
+}
+
+NOSTRDEF void *nostr_gateway_upstream_app(const nostr_gateway_upstream *up)
+{
+    return up ? up->app : NULL;
+}
+
+NOSTRDEF void nostr_gateway_upstream_describe(const nostr_gateway_upstream *up, nostr_gateway_upstream_info *info)
+{
+    info->id = up->id;
+    info->url = up->url;
+    info->filters = up->filters_json;
+    info->added_at = up->added_at;
+    info->since = up->since;
+}
+
+static unsigned nostr__gw_median(const nostr_gateway_upstream_stats *st)
+{
+    unsigned long long total = 0, seen = 0;
+    unsigned b;
+    for (b = 0; b < NOSTR_GATEWAY_SIZE_BUCKETS; b++) total += st->size_hist[b];
+    if (!total) return 0;
+    for (b = 0; b < NOSTR_GATEWAY_SIZE_BUCKETS; b++) {
+        seen += st->size_hist[b];
+        if (seen * 2 >= total) break;
+    }
+    /* bucket b: [(16 + 2k) << p, (18 + 2k) << p), p = b / 8, k = b % 8; its middle */
+    return (unsigned)((17u + 2u * (b % 8)) << (b / 8));
+}
+
+NOSTRDEF void nostr_gateway_upstream_stats_get(const nostr_gateway_upstream *up, nostr_gateway_upstream_stats *st)
+{
+    *st = up->st;
+    st->state = nostr_client_state(up->client);
+    st->median_size = nostr__gw_median(&up->st);
+    st->since = up->since;
+}
+
+NOSTRDEF void nostr_gateway_set_info(nostr_gateway *gw, nostr_gateway_upstream *up, const char *json, size_t len,
+                                     const char *error)
+{
+    nostr_json r;
+    char key[16];
+    size_t kl;
+    if (!gw || !up) return;
+    if (!json) {
+        snprintf(up->st.last_error, sizeof up->st.last_error, "NIP-11: %s", error ? error : "not available");
+        return;
+    }
+    if (len > NOSTR__GW_INFO_MAX || !nostr_utf8_valid(json, len)) return;
+    nostr_free(gw->al, up->info);
+    up->info = nostr__gw_strdup(gw->al, json, len);
+    up->info_len = up->info ? len : 0;
+    up->info_name[0] = 0;
+    /* the name, for lists and labels */
+    nostr_json_init(&r, json, len, NULL);
+    if (nostr_json_object_begin(&r) != NOSTR_OK) return;
+    while (nostr_json_object_next(&r, key, sizeof key, &kl) == 1) {
+        size_t nl;
+        if (kl == 4 && !memcmp(key, "name", 4) && nostr_json_peek(&r) == NOSTR_JSON_STRING) {
+            if (nostr_json_string_buf(&r, up->info_name, sizeof up->info_name, &nl) != NOSTR_OK) up->info_name[0] = 0;
+            return;
+        }
+        if (nostr_json_skip(&r) != NOSTR_OK) return;
+    }
+}
+
+/* ---- upstream I/O ---- */
+
+NOSTRDEF void nostr_gateway_connected(nostr_gateway *gw, nostr_gateway_upstream *up, long long now_ms)
+{
+    if (!gw || !up) return;
+    gw->now_ms = now_ms;
+    nostr_client_connected(up->client, now_ms);
+    up->st.state = nostr_client_state(up->client);
+}
+
+NOSTRDEF void nostr_gateway_disconnected(nostr_gateway *gw, nostr_gateway_upstream *up, long long now_ms)
+{
+    if (!gw || !up) return;
+    gw->now_ms = now_ms;
+    nostr_client_disconnected(up->client, now_ms);
+    up->st.state = nostr_client_state(up->client);
+}
+
+NOSTRDEF int nostr_gateway_feed(nostr_gateway *gw, nostr_gateway_upstream *up, const void *data, size_t n,
+                                long long now_ms)
+{
+    int rc;
+    if (!gw || !up) return NOSTR_ERR_ARG;
+    gw->now_ms = now_ms;
+    rc = nostr_client_feed(up->client, data, n, now_ms);
+    up->st.state = nostr_client_state(up->client);
+    return rc;
+}
+
+/* Rates as moving averages (like load averages), per-minute counts. */
+static void nostr__gw_rates(nostr_gateway_upstream *up, long long now_ms, double dt_s)
+{
+    long long minute = now_ms / 60000;
+    double inst = (double)(up->st.received - up->rate_prev) / dt_s, a1 = dt_s / 60.0, a15 = dt_s / 900.0;
+    up->rate_prev = up->st.received;
+    if (a1 > 1) a1 = 1;
+    if (a15 > 1) a15 = 1;
+    up->st.rate_1m += a1 * (inst - up->st.rate_1m);
+    up->st.rate_15m += a15 * (inst - up->st.rate_15m);
+    if (minute > up->minute_now) {
+        long long shift = minute - up->minute_now;
+        if (shift >= NOSTR_GATEWAY_MINUTES) {
+            memset(up->st.minutes, 0, sizeof up->st.minutes);
+        } else {
+            memmove(up->st.minutes + shift, up->st.minutes,
+                    (size_t)(NOSTR_GATEWAY_MINUTES - shift) * sizeof up->st.minutes[0]);
+            memset(up->st.minutes, 0, (size_t)shift * sizeof up->st.minutes[0]);
+        }
+        up->minute_now = minute;
+    }
+}
+
+NOSTRDEF void nostr_gateway_tick(nostr_gateway *gw, long long now_ms)
+{
+    size_t i;
+    int rates;
+    if (!gw) return;
+    gw->now_ms = now_ms;
+    if (!gw->last_rate_ms) gw->last_rate_ms = now_ms;
+    rates = now_ms - gw->last_rate_ms >= NOSTR__GW_RATE_MS;
+    for (i = 0; i < gw->nups; i++) {
+        nostr_gateway_upstream *up = gw->ups[i];
+        if (nostr_client_state(up->client) == NOSTR_CLIENT_IDLE) (void)nostr_client_start(up->client, now_ms);
+        nostr_client_tick(up->client, now_ms);
+        up->st.state = nostr_client_state(up->client);
+        if (rates) {
+            nostr__gw_rates(up, now_ms, (double)(now_ms - gw->last_rate_ms) / 1000.0);
+            nostr__gw_mark_propose(gw, up);
+        }
+    }
+    if (rates) gw->last_rate_ms = now_ms;
+}
+
+NOSTRDEF long long nostr_gateway_next_timeout(const nostr_gateway *gw)
+{
+    long long t = -1;
+    size_t i;
+    if (!gw) return -1;
+    for (i = 0; i < gw->nups; i++) {
+        long long u = nostr_client_next_timeout(gw->ups[i]->client);
+        if (u >= 0 && (t < 0 || u < t)) t = u;
+    }
+    if (gw->last_rate_ms && (t < 0 || gw->last_rate_ms + NOSTR__GW_RATE_MS < t)) t = gw->last_rate_ms + NOSTR__GW_RATE_MS;
+    return t;
+}
+
+/* ---- stats ---- */
+
+NOSTRDEF void nostr_gateway_queue_stats(nostr_gateway *gw, unsigned long long depth, double lag_s)
+{
+    if (!gw) return;
+    gw->st.queue_depth = depth;
+    gw->st.consumer_lag_s = lag_s;
+}
+
+NOSTRDEF void nostr_gateway_batch_committed(nostr_gateway *gw, size_t n, double s)
+{
+    static const double bounds[11] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    int i;
+    (void)n;
+    if (!gw) return;
+    for (i = 0; i < 11 && s > bounds[i]; i++) {
+    }
+    gw->st.batch_latency[i]++;
+    gw->st.batches++;
+    gw->st.batch_seconds_sum += s;
+}
+
+NOSTRDEF void nostr_gateway_stats_get(const nostr_gateway *gw, nostr_gateway_stats *st)
+{
+    *st = gw->st;
+    st->backlog = gw->nheld;
+}
+
+static const char *nostr__gw_state_name(int s)
+{
+    switch (s) {
+    case NOSTR_CLIENT_IDLE: return "idle";
+    case NOSTR_CLIENT_CONNECTING: return "connecting";
+    case NOSTR_CLIENT_TLS: return "tls";
+    case NOSTR_CLIENT_UPGRADING: return "upgrading";
+    case NOSTR_CLIENT_OPEN: return "open";
+    case NOSTR_CLIENT_BACKOFF: return "backoff";
+    default: return "closed";
+    }
+}
+
+static void nostr__gw_json_key(nostr_buf *o, const char *k)
+{
+    nostr_buf_append_char(o, '"');
+    nostr_buf_append_str(o, k);
+    nostr_buf_append_str(o, "\":");
+}
+
+static void nostr__gw_json_str(nostr_buf *o, const char *k, const char *v)
+{
+    nostr__gw_json_key(o, k);
+    nostr_json_write_string(o, v, strlen(v));
+    nostr_buf_append_char(o, ',');
+}
+
+static void nostr__gw_json_u64(nostr_buf *o, const char *k, unsigned long long v)
+{
+    nostr__gw_json_key(o, k);
+    nostr_buf_append_u64(o, v);
+    nostr_buf_append_char(o, ',');
+}
+
+static void nostr__gw_json_i64(nostr_buf *o, const char *k, long long v)
+{
+    nostr__gw_json_key(o, k);
+    nostr_buf_append_i64(o, v);
+    nostr_buf_append_char(o, ',');
+}
+
+static void nostr__gw_json_num(nostr_buf *o, const char *k, double v)
+{
+    char n[48];
+    nostr__gw_json_key(o, k);
+    snprintf(n, sizeof n, "%.3f", v);
+    nostr_buf_append_str(o, n);
+    nostr_buf_append_char(o, ',');
+}
+
+/* One upstream as JSON: identity, state, counters, sizes, per-minute
+ * counts and the size histogram (for the dashboard). */
+static void nostr__gw_write_upstream(nostr_gateway_upstream *up, nostr_buf *o)
+{
+    nostr_gateway_upstream_stats st;
+    unsigned b;
+    nostr_gateway_upstream_stats_get(up, &st);
+    nostr_buf_append_char(o, '{');
+    nostr__gw_json_u64(o, "id", (unsigned long long)up->id);
+    nostr__gw_json_str(o, "url", up->url);
+    nostr__gw_json_key(o, "filters");
+    nostr_buf_append_str(o, up->filters_json);
+    nostr_buf_append_char(o, ',');
+    nostr__gw_json_str(o, "name", up->info_name);
+    nostr__gw_json_key(o, "info");
+    nostr_buf_append_str(o, up->info ? up->info : "null");
+    nostr_buf_append_char(o, ',');
+    nostr__gw_json_str(o, "state", nostr__gw_state_name(st.state));
+    nostr__gw_json_i64(o, "added_at", up->added_at);
+    nostr__gw_json_u64(o, "received", st.received);
+    nostr__gw_json_u64(o, "duplicates", st.duplicates);
+    nostr__gw_json_u64(o, "invalid", st.invalid);
+    nostr__gw_json_u64(o, "submitted", st.submitted);
+    nostr__gw_json_u64(o, "stored", st.stored);
+    nostr__gw_json_u64(o, "bytes", st.bytes);
+    nostr__gw_json_u64(o, "reconnects", st.reconnects);
+    nostr__gw_json_num(o, "rate_1m", st.rate_1m);
+    nostr__gw_json_num(o, "rate_15m", st.rate_15m);
+    nostr__gw_json_num(o, "avg_size", st.avg_size);
+    nostr__gw_json_u64(o, "median_size", st.median_size);
+    nostr__gw_json_i64(o, "newest_created_at", st.newest_created_at);
+    nostr__gw_json_i64(o, "since", st.since);
+    nostr__gw_json_str(o, "last_error", st.last_error);
+    nostr__gw_json_key(o, "per_minute");
+    nostr_buf_append_char(o, '[');
+    for (b = 0; b < NOSTR_GATEWAY_MINUTES; b++) {
+        if (b) nostr_buf_append_char(o, ',');
+        nostr_buf_append_u64(o, st.minutes[b]);
+    }
+    nostr_buf_append_str(o, "],");
+    /* [lower bound in bytes, count] for the buckets that have any */
+    nostr__gw_json_key(o, "sizes");
+    nostr_buf_append_char(o, '[');
+    for (b = 0; b < NOSTR_GATEWAY_SIZE_BUCKETS; b++) {
+        if (!st.size_hist[b]) continue;
+        if (o->data[o->len - 1] != '[') nostr_buf_append_char(o, ',');
+        nostr_buf_append_char(o, '[');
+        nostr_buf_append_u64(o, (unsigned long long)((16u + 2u * (b % 8)) << (b / 8)));
+        nostr_buf_append_char(o, ',');
+        nostr_buf_append_u64(o, st.size_hist[b]);
+        nostr_buf_append_char(o, ']');
+    }
+    nostr_buf_append_char(o, ']');
+    nostr_buf_append_char(o, '}');
+}
+
+NOSTRDEF int nostr_gateway_write_relays(nostr_gateway *gw, nostr_buf *out)
+{
+    size_t i, before = out->len;
+    nostr_buf_append_char(out, '[');
+    for (i = 0; i < gw->nups; i++) {
+        if (i) nostr_buf_append_char(out, ',');
+        nostr__gw_write_upstream(gw->ups[i], out);
+    }
+    if (nostr_buf_append_char(out, ']') != NOSTR_OK) {
+        out->len = before;
+        return NOSTR_ERR_NOMEM;
+    }
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_gateway_write_stats(nostr_gateway *gw, nostr_buf *out)
+{
+    nostr_gateway_stats st;
+    size_t before = out->len;
+    nostr_gateway_stats_get(gw, &st);
+    nostr_buf_append_char(out, '{');
+    nostr__gw_json_u64(out, "received", st.received);
+    nostr__gw_json_u64(out, "duplicates", st.duplicates);
+    nostr__gw_json_u64(out, "invalid", st.invalid);
+    nostr__gw_json_u64(out, "submitted", st.submitted);
+    nostr__gw_json_u64(out, "stored", st.stored);
+    nostr__gw_json_u64(out, "dropped", st.dropped);
+    nostr__gw_json_u64(out, "backlog", st.backlog);
+    nostr__gw_json_u64(out, "paused_times", st.paused_times);
+    nostr__gw_json_u64(out, "queue_depth", st.queue_depth);
+    nostr__gw_json_num(out, "consumer_lag_s", st.consumer_lag_s);
+    nostr__gw_json_u64(out, "batches", st.batches);
+    nostr__gw_json_num(out, "batch_avg_ms", st.batches ? st.batch_seconds_sum * 1e3 / (double)st.batches : 0);
+    nostr__gw_json_key(out, "relays");
+    nostr_gateway_write_relays(gw, out);
+    if (nostr_buf_append_char(out, '}') != NOSTR_OK) {
+        out->len = before;
+        return NOSTR_ERR_NOMEM;
+    }
+    return NOSTR_OK;
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void nostr__gw_label(nostr_buf *o, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') nostr_buf_append_char(o, '\\');
+        if (*v == '\n') {
+            nostr_buf_append_str(o, "\\n");
+            continue;
+        }
+        nostr_buf_append_char(o, *v);
+    }
+}
+
+static void nostr__gw_series(nostr_buf *o, const char *name, const char *help, const char *type)
+{
+    nostr_buf_append_str(o, "# HELP ");
+    nostr_buf_append_str(o, name);
+    nostr_buf_append_char(o, ' ');
+    nostr_buf_append_str(o, help);
+    nostr_buf_append_str(o, "\n# TYPE ");
+    nostr_buf_append_str(o, name);
+    nostr_buf_append_char(o, ' ');
+    nostr_buf_append_str(o, type);
+    nostr_buf_append_char(o, '\n');
+}
+
+static void nostr__gw_sample(nostr_buf *o, const char *name, const char *relay, double v)
+{
+    char n[48];
+    nostr_buf_append_str(o, name);
+    if (relay) {
+        nostr_buf_append_str(o, "{relay=\"");
+        nostr__gw_label(o, relay);
+        nostr_buf_append_str(o, "\"}");
+    }
+    snprintf(n, sizeof n, " %.17g\n", v);
+    nostr_buf_append_str(o, n);
+}
+
+NOSTRDEF int nostr_gateway_write_metrics(nostr_gateway *gw, nostr_buf *out)
+{
+    static const struct {
+        const char *name, *help, *type;
+        int field;
+    } per[] = {
+        {"nostr_gateway_upstream_up", "1 when the upstream connection is open", "gauge", 0},
+        {"nostr_gateway_upstream_events_received_total", "EVENT messages received", "counter", 1},
+        {"nostr_gateway_upstream_duplicates_total", "events whose id was already known", "counter", 2},
+        {"nostr_gateway_upstream_invalid_total", "events with a bad id or signature (dropped)", "counter", 3},
+        {"nostr_gateway_upstream_stored_total", "items the database has", "counter", 4},
+        {"nostr_gateway_upstream_bytes_total", "event JSON bytes received", "counter", 5},
+        {"nostr_gateway_upstream_reconnects_total", "connections opened after the first", "counter", 6},
+        {"nostr_gateway_upstream_events_per_second_1m", "events/s, 1 minute moving average", "gauge", 7},
+        {"nostr_gateway_upstream_events_per_second_15m", "events/s, 15 minute moving average", "gauge", 8},
+        {"nostr_gateway_upstream_event_size_avg_bytes", "average event size", "gauge", 9},
+        {"nostr_gateway_upstream_event_size_median_bytes", "median event size", "gauge", 10},
+        {"nostr_gateway_upstream_newest_event_timestamp_seconds", "created_at of the newest event", "gauge", 11},
+        {"nostr_gateway_upstream_last_event_age_seconds", "seconds since the last event arrived (-1: none yet)",
+         "gauge", 12},
+    };
+    static const double bounds[11] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+    nostr_gateway_stats st;
+    size_t k, i, before = out->len;
+    unsigned long long cum = 0;
+    char le[32];
+    for (k = 0; k < sizeof per / sizeof per[0]; k++) {
+        nostr__gw_series(out, per[k].name, per[k].help, per[k].type);
+        for (i = 0; i < gw->nups; i++) {
+            nostr_gateway_upstream_stats s;
+            double v = 0;
+            nostr_gateway_upstream_stats_get(gw->ups[i], &s);
+            switch (per[k].field) {
+            case 0: v = s.state == NOSTR_CLIENT_OPEN; break;
+            case 1: v = (double)s.received; break;
+            case 2: v = (double)s.duplicates; break;
+            case 3: v = (double)s.invalid; break;
+            case 4: v = (double)s.stored; break;
+            case 5: v = (double)s.bytes; break;
+            case 6: v = (double)s.reconnects; break;
+            case 7: v = s.rate_1m; break;
+            case 8: v = s.rate_15m; break;
+            case 9: v = s.avg_size; break;
+            case 10: v = s.median_size; break;
+            case 11: v = (double)s.newest_created_at; break;
+            default: v = s.last_event_ms ? (double)(gw->now_ms - s.last_event_ms) / 1000.0 : -1; break;
+            }
+            nostr__gw_sample(out, per[k].name, gw->ups[i]->url, v);
+        }
+    }
+    nostr_gateway_stats_get(gw, &st);
+    nostr__gw_series(out, "nostr_gateway_upstreams", "upstream relays configured", "gauge");
+    nostr__gw_sample(out, "nostr_gateway_upstreams", NULL, (double)gw->nups);
+    nostr__gw_series(out, "nostr_gateway_backlog", "items waiting for the queue (reads paused while > 0)", "gauge");
+    nostr__gw_sample(out, "nostr_gateway_backlog", NULL, (double)st.backlog);
+    nostr__gw_series(out, "nostr_gateway_dropped_total", "items lost (backlog over max_backlog, no memory)",
+                     "counter");
+    nostr__gw_sample(out, "nostr_gateway_dropped_total", NULL, (double)st.dropped);
+    nostr__gw_series(out, "nostr_gateway_queue_depth", "items in the queue, not yet stored", "gauge");
+    nostr__gw_sample(out, "nostr_gateway_queue_depth", NULL, (double)st.queue_depth);
+    nostr__gw_series(out, "nostr_gateway_consumer_lag_seconds", "age of the oldest item not yet stored", "gauge");
+    nostr__gw_sample(out, "nostr_gateway_consumer_lag_seconds", NULL, st.consumer_lag_s);
+    nostr__gw_series(out, "nostr_gateway_batch_commit_seconds", "consumer batch commit latency", "histogram");
+    for (i = 0; i < 12; i++) {
+        cum += st.batch_latency[i];
+        nostr_buf_append_str(out, "nostr_gateway_batch_commit_seconds_bucket{le=\"");
+        if (i < 11)
+            snprintf(le, sizeof le, "%g", bounds[i]);
+        else
+            snprintf(le, sizeof le, "+Inf");
+        nostr_buf_append_str(out, le);
+        nostr_buf_append_str(out, "\"} ");
+        nostr_buf_append_u64(out, cum);
+        nostr_buf_append_char(out, '\n');
+    }
+    nostr__gw_sample(out, "nostr_gateway_batch_commit_seconds_sum", NULL, st.batch_seconds_sum);
+    if (nostr__gw_sample(out, "nostr_gateway_batch_commit_seconds_count", NULL, (double)st.batches),
+        out->len == before) /* nothing could be written */
+        return NOSTR_ERR_NOMEM;
+    return NOSTR_OK;
+}
+
+/* ---- REST ---- */
+
+static int nostr__gw_respond(nostr_buf *resp, int status, const char *type, const void *body, size_t len, int keep)
+{
+    static const nostr_http_kv hdr[] = {{"Access-Control-Allow-Origin", "*"}, {"Cache-Control", "no-store"}};
+    return nostr_http_write_response(resp, status, NULL, type, hdr, 2, body, len, keep) == NOSTR_OK ? 1 : 1;
+}
+
+static int nostr__gw_json_error(nostr_buf *resp, int status, const char *msg, int keep)
+{
+    nostr_buf b;
+    char mem[512];
+    nostr_buf_init_fixed(&b, mem, sizeof mem);
+    nostr_buf_append_str(&b, "{\"error\":");
+    nostr_json_write_string(&b, msg, strlen(msg));
+    nostr_buf_append_char(&b, '}');
+    return nostr__gw_respond(resp, status, "application/json", b.data, b.len, keep);
+}
+
+/* The Authorization header carries "Bearer <token>" (compared in
+ * constant time). 0 ok, else the status to answer. */
+static int nostr__gw_auth(const nostr_gateway *gw, const nostr_http_message *req)
+{
+    const nostr_str *h = nostr_http_header(req, "Authorization");
+    size_t n, i;
+    unsigned char diff = 0;
+    if (!gw->token) return 403;
+    if (!h || h->len < 7 || strncmp(h->ptr, "Bearer ", 7) != 0) return 401;
+    n = strlen(gw->token);
+    if (h->len - 7 != n) return 401;
+    for (i = 0; i < n; i++) diff |= (unsigned char)(h->ptr[7 + i] ^ gw->token[i]);
+    return diff ? 401 : 0;
+}
+
+static int nostr__gw_path_is(const nostr_http_message *req, const char *p)
+{
+    size_t n = strlen(p);
+    return req->path.len == n && memcmp(req->path.ptr, p, n) == 0;
+}
+
+/* POST /api/relays {"url": "...", "filters": [...]} */
+static int nostr__gw_post_relay(nostr_gateway *gw, const nostr_http_message *req, nostr_buf *resp, int keep)
+{
+    nostr_json r;
+    char key[16], url[2048], msg[256];
+    size_t kl, ul = 0;
+    const char *fstart = NULL;
+    size_t flen = 0;
+    char *filters = NULL;
+    nostr_gateway_upstream *up;
+    nostr_gateway_upstream_info info;
+    nostr_error err;
+    int rc, have_url = 0;
+    url[0] = 0;
+    nostr_json_init(&r, req->body.ptr, req->body.len, NULL);
+    if (nostr_json_object_begin(&r) != NOSTR_OK)
+        return nostr__gw_json_error(resp, 400, "body: expected a JSON object {\"url\": ..., \"filters\": [...]}", keep);
+    while ((rc = nostr_json_object_next(&r, key, sizeof key, &kl)) == 1) {
+        if (!strcmp(key, "url")) {
+            if (nostr_json_string_buf(&r, url, sizeof url, &ul) != NOSTR_OK)
+                return nostr__gw_json_error(resp, 400, "url: expected a string (at most 2047 bytes)", keep);
+            have_url = 1;
+        } else if (!strcmp(key, "filters")) {
+            size_t at = nostr_json_offset(&r);
+            if (nostr_json_peek(&r) != NOSTR_JSON_ARRAY || nostr_json_skip(&r) != NOSTR_OK)
+                return nostr__gw_json_error(resp, 400, "filters: expected an array of filter objects", keep);
+            while (at < req->body.len && (req->body.ptr[at] == ' ' || req->body.ptr[at] == '\n' ||
+                                          req->body.ptr[at] == '\t' || req->body.ptr[at] == '\r' ||
+                                          req->body.ptr[at] == ':'))
+                at++;
+            fstart = req->body.ptr + at;
+            flen = nostr_json_offset(&r) - at;
+        } else {
+            return nostr__gw_json_error(resp, 400, "body: unknown field (expected url, filters)", keep);
+        }
+    }
+    if (rc < 0 || nostr_json_finish(&r) != NOSTR_OK) return nostr__gw_json_error(resp, 400, "body: malformed JSON", keep);
+    if (!have_url || !ul) return nostr__gw_json_error(resp, 400, "url: required", keep);
+    if (fstart && !(filters = nostr__gw_strdup(gw->al, fstart, flen))) return nostr__gw_json_error(resp, 500, "no memory", 0);
+    memset(&err, 0, sizeof err);
+    rc = nostr_gateway_add(gw, 0, url, filters, 0, nostr__gw_unix(gw), &up, &err);
+    nostr_free(gw->al, filters);
+    if (rc == NOSTR_ERR_BUSY) return nostr__gw_json_error(resp, 409, "that relay is already an upstream", keep);
+    if (rc != NOSTR_OK) {
+        snprintf(msg, sizeof msg, "%s", err.msg ? err.msg : nostr_strerror(rc));
+        return nostr__gw_json_error(resp, rc == NOSTR_ERR_NOMEM ? 500 : 400, msg, keep);
+    }
+    nostr_gateway_upstream_describe(up, &info);
+    if (gw->cb.saved && gw->cb.saved(gw->cb.user, &info) != 0) {
+        (void)nostr_gateway_remove(gw, info.id);
+        return nostr__gw_json_error(resp, 500, "could not save the relay list", keep);
+    }
+    nostr_buf_clear(&gw->tmp);
+    nostr__gw_write_upstream(up, &gw->tmp);
+    return nostr__gw_respond(resp, 201, "application/json", gw->tmp.data, gw->tmp.len, keep);
+}
+
+static int nostr__gw_delete_relay(nostr_gateway *gw, const nostr_http_message *req, nostr_buf *resp, int keep)
+{
+    const char *p = req->path.ptr + 12; /* after "/api/relays/" */
+    const char *end = req->path.ptr + req->path.len;
+    long id = 0;
+    if (p >= end) return nostr__gw_json_error(resp, 400, "relay id: expected /api/relays/{id}", keep);
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || id > 100000000) return nostr__gw_json_error(resp, 400, "relay id: not a number", keep);
+        id = id * 10 + (*p - '0');
+    }
+    if (nostr_gateway_remove(gw, (int)id) != NOSTR_OK) return nostr__gw_json_error(resp, 404, "no such relay", keep);
+    if (gw->cb.removed) gw->cb.removed(gw->cb.user, (int)id);
+    return nostr__gw_respond(resp, 200, "application/json", "{\"removed\":true}", 16, keep);
+}
+
+/* ---- GET /api/events ---- */
+
+#define NOSTR__GW_EVENTS_MAX 500
+#define NOSTR__GW_EVENTS_DEFAULT 50
+
+typedef struct nostr__gw_rows {
+    nostr_gateway *gw;
+    nostr_buf json;  /* the rows' JSON back to back */
+    size_t off[NOSTR__GW_EVENTS_MAX], len[NOSTR__GW_EVENTS_MAX];
+    unsigned char ids[NOSTR__GW_EVENTS_MAX][32];
+    size_t n;
+    int done, rc;
+    nostr_buf seen; /* per row: relay ids and first_seen, "id:first_seen," as text */
+    nostr_buf *per; /* n buffers */
+} nostr__gw_rows;
+
+static void nostr__gw_row(void *user, const char *json, size_t len)
+{
+    nostr__gw_rows *q = (nostr__gw_rows *)user;
+    if (q->n >= NOSTR__GW_EVENTS_MAX) return;
+    q->off[q->n] = q->json.len;
+    q->len[q->n] = len;
+    if (nostr_buf_append(&q->json, json, len) != NOSTR_OK) {
+        q->rc = NOSTR_ERR_NOMEM;
+        return;
+    }
+    q->n++;
+}
+
+static void nostr__gw_rows_done(void *user, int rc, unsigned long long count)
+{
+    nostr__gw_rows *q = (nostr__gw_rows *)user;
+    (void)count;
+    q->done = 1;
+    if (rc != NOSTR_OK) q->rc = rc;
+}
+
+static void nostr__gw_seen_row(void *user, const unsigned char id[32], int relay_id, long long first_seen)
+{
+    nostr__gw_rows *q = (nostr__gw_rows *)user;
+    size_t i;
+    for (i = 0; i < q->n; i++) {
+        nostr_gateway_upstream *up;
+        nostr_buf *b = &q->per[i];
+        if (memcmp(q->ids[i], id, 32) != 0) continue;
+        up = nostr__gw_by_id(q->gw, relay_id);
+        if (b->len) nostr_buf_append_char(b, ',');
+        nostr_buf_append_str(b, "{\"id\":");
+        nostr_buf_append_i64(b, relay_id);
+        nostr_buf_append_str(b, ",\"url\":");
+        if (up)
+            nostr_json_write_string(b, up->url, strlen(up->url));
+        else
+            nostr_buf_append_str(b, "null"); /* removed since */
+        nostr_buf_append_str(b, ",\"first_seen\":");
+        nostr_buf_append_i64(b, first_seen);
+        nostr_buf_append_char(b, '}');
+    }
+}
+
+/* Comma-separated list items of a query parameter, one at a time. */
+static int nostr__gw_list_next(const char **p, const char *end, const char **item, size_t *len)
+{
+    const char *s = *p, *c;
+    while (s < end && (*s == ',' || *s == ' ')) s++;
+    if (s >= end) return 0;
+    for (c = s; c < end && *c != ','; c++) {
+    }
+    *item = s;
+    *len = (size_t)(c - s);
+    while (*len && s[*len - 1] == ' ') (*len)--;
+    *p = c;
+    return 1;
+}
+
+static int nostr__gw_int_param(const char *s, size_t n, long long max, long long *out)
+{
+    long long v = 0;
+    size_t i;
+    if (!n || n > 19) return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (s[i] - '0');
+        if (v > max) return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* The query string -> one filter in arena a; NULL and *why on bad input. */
+static int nostr__gw_events_filter(const nostr_http_message *req, nostr_filter *f, nostr_arena *a, nostr_buf *v,
+                                   const char **why)
+{
+    static const char *const names[] = {"authors", "kinds", "tag", "since", "until", "search", "limit"};
+    size_t k;
+    memset(f, 0, sizeof *f);
+    f->limit = NOSTR__GW_EVENTS_DEFAULT;
+    f->fields = NOSTR_FILTER_LIMIT;
+    for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const char *p, *end, *item;
+        size_t il, n = 0;
+        long long x;
+        nostr_buf_clear(v);
+        if (nostr_http_query_param(req->target.ptr, req->target.len, names[k], v) != 1) continue;
+        p = (const char *)v->data;
+        end = p + v->len;
+        switch (k) {
+        case 0: /* authors: hex or npub */
+            f->authors = (unsigned char(*)[32])nostr_arena_alloc(a, 100 * 32);
+            if (!f->authors) return NOSTR_ERR_NOMEM;
+            while (nostr__gw_list_next(&p, end, &item, &il)) {
+                if (n == 100) return *why = "authors: at most 100", NOSTR_ERR_ARG;
+                if (nostr_hex_decode_any_case(item, il, f->authors[n], 32) != NOSTR_OK &&
+                    nostr_nip19_decode_key(item, il, NOSTR_NIP19_NPUB, f->authors[n], NULL) != NOSTR_OK)
+                    return *why = "authors: expected 64 hex characters or an npub", NOSTR_ERR_ARG;
+                n++;
+            }
+            f->authors_count = n;
+            f->fields |= NOSTR_FILTER_AUTHORS;
+            break;
+        case 1: /* kinds */
+            f->kinds = (unsigned *)nostr_arena_alloc(a, 100 * sizeof *f->kinds);
+            if (!f->kinds) return NOSTR_ERR_NOMEM;
+            while (nostr__gw_list_next(&p, end, &item, &il)) {
+                if (n == 100) return *why = "kinds: at most 100", NOSTR_ERR_ARG;
+                if (!nostr__gw_int_param(item, il, 65535, &x)) return *why = "kinds: expected integers in 0..65535", NOSTR_ERR_ARG;
+                f->kinds[n++] = (unsigned)x;
+            }
+            f->kinds_count = n;
+            f->fields |= NOSTR_FILTER_KINDS;
+            break;
+        case 2: { /* tag=NAME:VALUE, NAME one letter */
+            nostr_str *val;
+            if (v->len < 3 || v->data[1] != ':' || !((v->data[0] >= 'a' && v->data[0] <= 'z') || (v->data[0] >= 'A' && v->data[0] <= 'Z')))
+                return *why = "tag: expected NAME:VALUE with a one-letter NAME (t:nostr, p:<hex>)", NOSTR_ERR_ARG;
+            f->tags = (nostr_tag_filter *)nostr_arena_alloc(a, sizeof *f->tags);
+            val = (nostr_str *)nostr_arena_alloc(a, sizeof *val);
+            if (!f->tags || !val) return NOSTR_ERR_NOMEM;
+            val->ptr = nostr_arena_strdup(a, (const char *)v->data + 2, v->len - 2);
+            val->len = v->len - 2;
+            if (!val->ptr) return NOSTR_ERR_NOMEM;
+            f->tags[0].name = (char)v->data[0];
+            f->tags[0].values = val;
+            f->tags[0].count = 1;
+            f->tags_count = 1;
+            break;
+        }
+        case 3:
+        case 4:
+            if (!nostr__gw_int_param(p, v->len, 0x7FFFFFFFFFFFLL, &x))
+                return *why = k == 3 ? "since: expected unix seconds" : "until: expected unix seconds", NOSTR_ERR_ARG;
+            if (k == 3) {
+                f->since = x;
+                f->fields |= NOSTR_FILTER_SINCE;
+            } else {
+                f->until = x;
+                f->fields |= NOSTR_FILTER_UNTIL;
+            }
+            break;
+        case 5:
+            if (!v->len) break;
+            if (!nostr_utf8_valid(p, v->len)) return *why = "search: not UTF-8", NOSTR_ERR_ARG;
+            f->search.ptr = nostr_arena_strdup(a, p, v->len);
+            f->search.len = v->len;
+            if (!f->search.ptr) return NOSTR_ERR_NOMEM;
+            f->fields |= NOSTR_FILTER_SEARCH;
+            break;
+        default:
+            if (!nostr__gw_int_param(p, v->len, NOSTR__GW_EVENTS_MAX, &x))
+                return *why = "limit: expected an integer in 0..500", NOSTR_ERR_ARG;
+            f->limit = (unsigned long long)x;
+            break;
+        }
+    }
+    return NOSTR_OK;
+}
+
+static int nostr__gw_events(nostr_gateway *gw, const nostr_http_message *req, nostr_buf *resp, int keep)
+{
+    nostr__gw_rows *q;
+    nostr_filter f;
+    nostr_arena a;
+    nostr_buf v;
+    const char *why = "bad query";
+    size_t i;
+    int rc;
+    if (!gw->cfg.reads.query) return nostr__gw_json_error(resp, 503, "no database for reads", keep);
+    q = (nostr__gw_rows *)nostr_alloc(gw->al, sizeof *q);
+    if (!q) return nostr__gw_json_error(resp, 500, "no memory", 0);
+    memset(q, 0, sizeof *q);
+    q->gw = gw;
+    nostr_buf_init(&q->json, gw->al);
+    nostr_arena_init(&a, NULL, 0, gw->al);
+    nostr_buf_init(&v, gw->al);
+    rc = nostr__gw_events_filter(req, &f, &a, &v, &why);
+    if (rc == NOSTR_OK)
+        rc = gw->cfg.reads.query(gw->cfg.reads.self, &f, 1, nostr__gw_unix(gw), nostr__gw_row, nostr__gw_rows_done, q);
+    if (rc == NOSTR_ERR_ARG) {
+        rc = nostr__gw_json_error(resp, 400, why, keep);
+        goto out;
+    }
+    if (rc != NOSTR_OK || !q->done || q->rc != NOSTR_OK) {
+        rc = nostr__gw_json_error(resp, q->done || rc != NOSTR_OK ? 500 : 503,
+                                  q->done || rc != NOSTR_OK ? "the database query failed" : "the store answered later",
+                                  keep);
+        goto out;
+    }
+    /* ids of the rows, then the relays each was seen on */
+    q->per = (nostr_buf *)nostr_alloc(gw->al, (q->n ? q->n : 1) * sizeof *q->per);
+    if (!q->per) {
+        rc = nostr__gw_json_error(resp, 500, "no memory", 0);
+        goto out;
+    }
+    for (i = 0; i < q->n; i++) {
+        nostr_event ev;
+        nostr_arena_reset(&a);
+        nostr_buf_init(&q->per[i], gw->al);
+        memset(q->ids[i], 0, 32);
+        if (nostr_event_parse(&ev, (const char *)q->json.data + q->off[i], q->len[i], &a, NULL, NULL) == NOSTR_OK)
+            memcpy(q->ids[i], ev.id, 32);
+    }
+    if (gw->cb.seen_on && q->n) (void)gw->cb.seen_on(gw->cb.user, (const unsigned char(*)[32])q->ids, q->n, nostr__gw_seen_row, q);
+    nostr_buf_clear(&gw->tmp);
+    nostr_buf_append_str(&gw->tmp, "{\"events\":[");
+    for (i = 0; i < q->n; i++) {
+        if (i) nostr_buf_append_char(&gw->tmp, ',');
+        nostr_buf_append_str(&gw->tmp, "{\"event\":");
+        nostr_buf_append(&gw->tmp, q->json.data + q->off[i], q->len[i]);
+        nostr_buf_append_str(&gw->tmp, ",\"relays\":[");
+        nostr_buf_append(&gw->tmp, q->per[i].data, q->per[i].len);
+        nostr_buf_append_str(&gw->tmp, "]}");
+    }
+    nostr_buf_append_str(&gw->tmp, "],\"count\":");
+    nostr_buf_append_u64(&gw->tmp, q->n);
+    nostr_buf_append_char(&gw->tmp, '}');
+    rc = nostr__gw_respond(resp, 200, "application/json", gw->tmp.data, gw->tmp.len, keep);
+    for (i = 0; i < q->n; i++) nostr_buf_free(&q->per[i]);
+out:
+    nostr_free(gw->al, q->per);
+    nostr_buf_free(&q->json);
+    nostr_free(gw->al, q);
+    nostr_arena_free(&a);
+    nostr_buf_free(&v);
+    return rc;
+}
+
+NOSTRDEF int nostr_gateway_http(nostr_gateway *gw, const nostr_http_message *req, nostr_buf *resp)
+{
+    int get, keep, st;
+    if (!gw || !req || !resp) return 0;
+    get = req->method.len == 3 && !memcmp(req->method.ptr, "GET", 3);
+    keep = req->keep_alive;
+    if (nostr__gw_path_is(req, "/api/relays")) {
+        if (get) {
+            nostr_buf_clear(&gw->tmp);
+            if (nostr_gateway_write_relays(gw, &gw->tmp) != NOSTR_OK) return nostr__gw_json_error(resp, 500, "no memory", 0);
+            return nostr__gw_respond(resp, 200, "application/json", gw->tmp.data, gw->tmp.len, keep);
+        }
+        if (req->method.len == 4 && !memcmp(req->method.ptr, "POST", 4)) {
+            if ((st = nostr__gw_auth(gw, req)) != 0)
+                return nostr__gw_json_error(resp, st, st == 401 ? "unauthorised: send Authorization: Bearer <token>"
+                                                                : "writes are off: the gateway has no token configured",
+                                            keep);
+            return nostr__gw_post_relay(gw, req, resp, keep);
+        }
+        return nostr__gw_json_error(resp, 405, "use GET or POST", keep);
+    }
+    if (req->path.len > 12 && !memcmp(req->path.ptr, "/api/relays/", 12)) {
+        if (req->method.len != 6 || memcmp(req->method.ptr, "DELETE", 6) != 0)
+            return nostr__gw_json_error(resp, 405, "use DELETE", keep);
+        if ((st = nostr__gw_auth(gw, req)) != 0)
+            return nostr__gw_json_error(resp, st, st == 401 ? "unauthorised: send Authorization: Bearer <token>"
+                                                            : "writes are off: the gateway has no token configured",
+                                        keep);
+        return nostr__gw_delete_relay(gw, req, resp, keep);
+    }
+    if (nostr__gw_path_is(req, "/api/stats") && get) {
+        nostr_buf_clear(&gw->tmp);
+        if (nostr_gateway_write_stats(gw, &gw->tmp) != NOSTR_OK) return nostr__gw_json_error(resp, 500, "no memory", 0);
+        return nostr__gw_respond(resp, 200, "application/json", gw->tmp.data, gw->tmp.len, keep);
+    }
+    if (nostr__gw_path_is(req, "/api/events") && get) return nostr__gw_events(gw, req, resp, keep);
+    if (nostr__gw_path_is(req, "/metrics") && get) {
+        nostr_buf_clear(&gw->tmp);
+        if (nostr_gateway_write_metrics(gw, &gw->tmp) != NOSTR_OK) return nostr__gw_json_error(resp, 500, "no memory", 0);
+        return nostr__gw_respond(resp, 200, "text/plain; version=0.0.4", gw->tmp.data, gw->tmp.len, keep);
+    }
+    if (req->path.len >= 5 && !memcmp(req->path.ptr, "/api/", 5)) return nostr__gw_json_error(resp, 404, "no such API", keep);
+    return 0;
+}
+
+/* ---- new, free ---- */
+
+NOSTRDEF nostr_gateway *nostr_gateway_new(const nostr_gateway_config *cfg, const nostr_gateway_callbacks *cb)
+{
+    nostr_gateway *gw;
+    uint32_t i;
+    size_t want;
+    if (!cfg || !cfg->ctx || !cb || !cb->connect || !cb->send || !cb->submit || !cb->unix_time) return NULL;
+    gw = (nostr_gateway *)nostr_alloc(cfg->al, sizeof *gw);
+    if (!gw) return NULL;
+    memset(gw, 0, sizeof *gw);
+    gw->cfg = *cfg;
+    gw->cb = *cb;
+    gw->al = cfg->al;
+    gw->next_id = 1;
+    gw->free_waiter = NOSTR__GW_NONE;
+    if (!gw->cfg.dedup_ids) gw->cfg.dedup_ids = 1u << 20;
+    if (gw->cfg.dedup_ids > 0x40000000u) gw->cfg.dedup_ids = 0x40000000u;
+    if (!gw->cfg.since_window_s) gw->cfg.since_window_s = 600;
+    if (!gw->cfg.max_upstreams) gw->cfg.max_upstreams = 256;
+    if (!gw->cfg.max_backlog) gw->cfg.max_backlog = 65536;
+    gw->cfg.token = NULL;
+    nostr_buf_init(&gw->tmp, gw->al);
+    if (cfg->token && cfg->token[0] && !(gw->token = nostr__gw_strdup(gw->al, cfg->token, strlen(cfg->token))))
+        goto fail;
+    gw->nents = (uint32_t)gw->cfg.dedup_ids;
+    for (want = 1; want < gw->cfg.dedup_ids; want <<= 1) {
+    }
+    gw->nbuckets = (uint32_t)want;
+    gw->ents = (nostr__gw_entry *)nostr_alloc(gw->al, gw->nents * sizeof *gw->ents);
+    gw->buckets = (uint32_t *)nostr_alloc(gw->al, gw->nbuckets * sizeof *gw->buckets);
+    if (!gw->ents || !gw->buckets) goto fail;
+    for (i = 0; i < gw->nents; i++) gw->ents[i].state = NOSTR__GW_EMPTY;
+    for (i = 0; i < gw->nbuckets; i++) gw->buckets[i] = NOSTR__GW_NONE;
+    return gw;
+fail:
+    nostr_gateway_free(gw);
+    return NULL;
+}
+
+NOSTRDEF void nostr_gateway_free(nostr_gateway *gw)
+{
+    size_t i;
+    if (!gw) return;
+    for (i = 0; i < gw->nups; i++) nostr__gw_upstream_free(gw, gw->ups[i]);
+    for (i = 0; i < gw->nheld; i++) nostr_free(gw->al, gw->held[gw->held_head + i].json);
+    nostr_free(gw->al, gw->held);
+    nostr_free(gw->al, gw->ups);
+    nostr_free(gw->al, gw->ents);
+    nostr_free(gw->al, gw->buckets);
+    nostr_free(gw->al, gw->waiters);
+    nostr_free(gw->al, gw->token);
+    nostr_buf_free(&gw->tmp);
+    nostr_free(gw->al, gw);
+}
 
 #endif /* NOSTR_GATEWAY_IMPLEMENTATION_DONE */
 #endif /* NOSTR_GATEWAY_IMPLEMENTATION */

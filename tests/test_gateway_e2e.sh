@@ -26,4 +26,15 @@ if ! command -v node > /dev/null || [ ! -d interop/node_modules/nostr-tools ]; t
   exit 1
 fi
 pg_start || { echo "FAIL: PostgreSQL did not start" >&2; exit 1; }
-timeout 280 node interop/gateway_e2e.mjs --bin "$build" --tmp "$tmp" --db "$PG_CONNINFO" --pids "$tmp/pids"
+# for the test's database outage: stop (immediate, like a crash) and start
+# the same cluster on the same port
+{
+  echo '#!/usr/bin/env bash'
+  echo 'case $1 in'
+  printf '  stop) %s %q -D %q -m immediate -w -t 20 stop ;;\n' "${PG_RUN[*]}" "$PG_CTL" "$PG_DIR/data"
+  printf '  start) %s %q -D %q -l %q -w -t 60 -o %q start ;;\n' "${PG_RUN[*]}" "$PG_CTL" "$PG_DIR/data" \
+    "$PG_DIR/server.log" "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+  echo 'esac'
+} > "$tmp/pgctl.sh"
+timeout 280 node interop/gateway_e2e.mjs --bin "$build" --tmp "$tmp" --db "$PG_CONNINFO" --pids "$tmp/pids" \
+  --pgctl "$tmp/pgctl.sh"

@@ -6,8 +6,9 @@
 //
 // Each check prints FAIL with a reason; the last line is "N passed, M
 // failed"; exit 0 only when nothing failed. Every wait is bounded.
-import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
@@ -23,6 +24,7 @@ const bin = opt('--bin');
 const tmp = opt('--tmp');
 const db = opt('--db');
 const pidFile = opt('--pids');
+const pgctl = opt('--pgctl');
 if (!bin || !tmp || !db) {
   console.error('usage: node gateway_e2e.mjs --bin BUILD_DIR --tmp DIR --db CONNINFO [--pids FILE]');
   process.exit(2);
@@ -95,7 +97,10 @@ function finish(force) {
 
 function startRelay(name, port) {
   mkdirSync(`${tmp}/${name}`, { recursive: true });
-  const conf = ['--port', String(port ?? 0), '--data', `${tmp}/${name}`, '--threads', '1'];
+  // no rate limits: the test floods one upstream on purpose
+  writeFileSync(`${tmp}/${name}.conf`, 'events_per_s = -1\nip_events_per_s = -1\nreqs_per_s = -1\n');
+  const conf = ['--port', String(port ?? 0), '--data', `${tmp}/${name}`, '--threads', '1', '--name', name,
+    '--config', `${tmp}/${name}.conf`];
   return start('nostr-relay', conf, name);
 }
 let gwArgs;
@@ -155,6 +160,8 @@ try {
   const relays = (await api(g, '/api/relays')).body;
   eq('two upstreams at start', [u1, u2], relays.map((r) => r.url));
   const id1 = relays[0].id;
+  await until('NIP-11 names', async () => { const l = (await api(g, '/api/relays')).body; return l.every((x) => x.name) ? l : null; }, 10000);
+  eq('NIP-11 of each upstream fetched and shown', ['r1', 'r2'], (await api(g, '/api/relays')).body.map((x) => x.name));
   const id2 = relays[1].id;
   let got = await until('set A stored', async () => {
     const m = await stored(g, 'seta');
@@ -241,6 +248,9 @@ try {
   await stop(gw, 'SIGKILL');
   await pub;
   gwArgs = ['--port', '0', '--db', db, '--token', TOKEN, '--threads', '2']; // the list comes from the database
+  // the list comes from the database; a small queue from now on, so that
+  // the outage and the flood below push back on the upstream reads
+  gwArgs = ['--port', '0', '--db', db, '--token', TOKEN, '--threads', '2', '--queue', '64', '--batch', '16'];
   gw = startGateway();
   g = await gw.url;
   eq('restart: the upstream list comes from the database', [u1, u3], (await api(g, '/api/relays')).body.map((x) => x.url));
@@ -261,6 +271,52 @@ try {
   eq('upstream restart: reconnected and stored', 1, got ? got.size : 0);
   const st = (await api(g, '/api/relays')).body.find((x) => x.url === u1);
   check('upstream restart: counted as a reconnect', st && st.reconnects >= 1, JSON.stringify(st).slice(0, 300));
+
+  // 8. the database down during ingest (an immediate stop, like a crash), then back
+  if (check('pgctl given', !!pgctl)) {
+    const I = [];
+    for (let i = 0; i < 150; i++) I.push(note(`i${i}`, [['t', 'seti']]));
+    execFileSync('bash', [pgctl, 'stop'], { stdio: 'ignore' });
+    await publish(u3, I);
+    await sleep(1500);
+    const during = await api(g, '/api/stats');
+    check('database down: the gateway still answers', during.status === 200, during.status);
+    check('database down: the queue fills and reads pause', during.body.queue_depth > 0 || during.body.backlog > 0,
+      JSON.stringify(during.body).slice(0, 200));
+    execFileSync('bash', [pgctl, 'start'], { stdio: 'ignore' });
+    got = await until('set I after the outage', async () => { const m = await stored(g, 'seti'); return m && m.size === 150 ? m : null; }, 40000);
+    eq('database back: every event stored', 150, got ? got.size : 0);
+    eq('database back: none twice', 150, got ? got.raw.length : 0);
+  }
+
+  // 9. a flood from one upstream does not starve another, and memory stays bounded
+  const F = [];
+  for (let i = 0; i < 3000; i++) F.push(note(`flood ${i}`, [['t', 'setflood']]));
+  const flood = Promise.all([0, 1, 2, 3].map((k) => publish(u3, F.filter((_, i) => i % 4 === k))));
+  await sleep(200);
+  const J = [];
+  for (let i = 0; i < 5; i++) J.push(note(`j${i}`, [['t', 'setj']]));
+  const t0 = Date.now();
+  await publish(u1, J);
+  got = await until('set J during the flood', async () => { const m = await stored(g, 'setj'); return m && m.size === 5 ? m : null; }, 30000);
+  eq('flood: the other upstream is served', 5, got ? got.size : 0);
+  console.log(`  (set J stored ${Date.now() - t0} ms after publishing, during a 3000-event flood)`);
+  await flood;
+  const target = (await api(g, '/api/relays')).body.find((x) => x.url === u3);
+  got = await until('the flood stored', async () => {
+    const m = await stored(g, 'setflood');
+    return m && m.size === 500 ? m : null; // /api/events pages at 500
+  }, 60000);
+  const cnt = await until('count', async () => {
+    const st = (await api(g, '/api/relays')).body.find((x) => x.url === u3);
+    return st && st.stored >= target.stored + 0 && st.received >= 3000 && st.stored === st.submitted ? st : null;
+  }, 60000);
+  check('flood: all of it stored in the end', !!cnt, JSON.stringify(cnt || target).slice(0, 300));
+  const stats2 = (await api(g, '/api/stats')).body;
+  check('flood: the small queue pushed back (reads paused)', stats2.paused_times > 0, stats2.paused_times);
+  const rss = Number((readFileSync(`/proc/${gw.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/) || [0, 0])[1]);
+  check('flood: gateway memory bounded (RSS < 200 MiB)', rss > 0 && rss < 200 * 1024, `${rss} KiB`);
+  console.log(`  (gateway RSS after the flood: ${(rss / 1024).toFixed(1)} MiB)`);
 
   eq('SIGTERM: exit 0', 0, await stop(gw));
 } catch (e) {
