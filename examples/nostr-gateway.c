@@ -9,8 +9,10 @@
  * threads, valid events into a bounded in-process queue, and a consumer
  * thread writing batches to PostgreSQL or CockroachDB through pgwire (a
  * second connection), with provenance; it reports each stored item back to
- * the loop, which pushes new events to the read relay's subscribers. The
- * same port serves NIP-01 reads (REQ, COUNT; EVENT is refused), the REST
+ * the loop, which pushes new events to the read relay's subscribers. With
+ * --amqp the queue goes through RabbitMQ instead (a publisher thread with
+ * confirms, one durable queue per upstream; the consumer reads them all;
+ * docs/gateway.md). The same port serves NIP-01 reads (REQ, COUNT; EVENT is refused), the REST
  * API (docs/gateway.md), GET /metrics and GET /healthz.
  *
  * The upstream list lives in the database (gateway_relays) and is
@@ -173,9 +175,13 @@ typedef struct qitem {
     size_t len;
     long long seen_at;
     long long queued_ms;
-    int result; /* store result (consumer) */
+    int result;  /* store result (consumer) */
+    int counted; /* holds a place in the queue (sink.inflight) */
+    int mine;    /* handed over by this run of the program (not an earlier one's, from the broker) */
     struct qitem *next;
 } qitem;
+
+#define MAX_KEYS 4096
 
 typedef struct sink {
     pthread_mutex_t mu;
@@ -194,12 +200,55 @@ typedef struct sink {
     unsigned long long failures;
     /* consumer-only */
     nostr_arena arena;
+    /* RabbitMQ (amqp_url set): a publisher thread takes the queue to the
+     * broker, the consumer thread reads the brokers' queues */
+    const char *amqp_url;
+    pthread_t pub_thread;
+    int pub_started;
+    int keys[MAX_KEYS]; /* upstream ids whose queues the consumer reads */
+    size_t nkeys;
+    unsigned long long broker_depth;
+    long long newest_stored_seen; /* seen_at of the last item stored (lag) */
+    long long run;                /* this run's mark on its messages */
 } sink;
 
 static void put_done(void *user, int result, const char *msg)
 {
     (void)msg;
     ((qitem *)user)->result = result;
+}
+
+/* Stored items to the loop. */
+static void hand_back(sink *k, qitem *batch, qitem *last)
+{
+    uint64_t one = 1;
+    pthread_mutex_lock(&k->mu);
+    if (k->back_tail)
+        k->back_tail->next = batch;
+    else
+        k->back_head = batch;
+    k->back_tail = last;
+    if (last) k->newest_stored_seen = last->seen_at;
+    pthread_mutex_unlock(&k->mu);
+    if (write(k->efd, &one, sizeof one) < 0) { /* already signalled */
+    }
+}
+
+static int stopping_now(sink *k, int level)
+{
+    int v;
+    pthread_mutex_lock(&k->mu);
+    v = k->stop >= level;
+    pthread_mutex_unlock(&k->mu);
+    return v;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
 }
 
 /* Write one batch; on failure again (after a pause), until it commits or
@@ -260,7 +309,6 @@ static int consume_batch(sink *k, qitem *batch)
 static void *consumer_main(void *arg)
 {
     sink *k = (sink *)arg;
-    uint64_t one = 1;
     for (;;) {
         qitem *batch, *last = NULL, *it;
         size_t n = 0;
@@ -287,16 +335,329 @@ static void *consumer_main(void *arg)
             }
             continue;
         }
-        pthread_mutex_lock(&k->mu);
-        if (k->back_tail)
-            k->back_tail->next = batch;
-        else
-            k->back_head = batch;
-        k->back_tail = last;
-        pthread_mutex_unlock(&k->mu);
-        if (write(k->efd, &one, sizeof one) < 0) { /* already signalled */
+        hand_back(k, batch, last);
+    }
+}
+
+/* ---- RabbitMQ: one durable queue per upstream (docs/queue.md) ----
+ * A message is "<relay_id> <seen_at> <hex id> <run>\n" and the event JSON
+ * (none for a provenance record); run tells this run's messages from an
+ * earlier run's still in the broker. The publisher frees an item's place in the
+ * queue only when the broker confirmed it (persisted); a nack or a lost
+ * connection puts it back to be published again. The consumer writes what
+ * one poll delivered as one batch, acks it after the commit, and hands the
+ * stored items to the loop; a message that cannot be read is rejected
+ * (dead-lettered after max_deliveries). */
+
+static void amqp_key(char *out, size_t cap, int relay_id)
+{
+    snprintf(out, cap, "r%d", relay_id);
+}
+
+static nostr_amqp *amqp_connect(sink *k, unsigned prefetch)
+{
+    nostr_amqp_config ac;
+    nostr_amqp *a = NULL;
+    nostr_error err;
+    long wait = 200;
+    memset(&ac, 0, sizeof ac);
+    ac.url = k->amqp_url;
+    ac.prefetch = prefetch;
+    ac.log = log_msg;
+    while (!stopping_now(k, 2)) {
+        memset(&err, 0, sizeof err);
+        if (nostr_amqp_open(&a, &ac, &err) == NOSTR_OK) return a;
+        logf_(NOSTR_LOG_WARN, "rabbitmq: %s; trying again in %ld ms", err.msg ? err.msg : "cannot connect", wait);
+        nap_ms(wait);
+        if (wait < 5000) wait *= 2;
+        if (stopping_now(k, 1) && !k->head) break;
+    }
+    return NULL;
+}
+
+static void amqp_reconnect(sink *k, nostr_amqp *a)
+{
+    long wait = 200;
+    while (!stopping_now(k, 2)) {
+        nostr_error err;
+        memset(&err, 0, sizeof err);
+        if (nostr_amqp_reconnect(a, &err) == NOSTR_OK) return;
+        logf_(NOSTR_LOG_WARN, "rabbitmq: reconnect: %s; trying again in %ld ms", err.msg ? err.msg : "failed", wait);
+        nap_ms(wait);
+        if (wait < 5000) wait *= 2;
+    }
+}
+
+static void pub_requeue(sink *k, qitem *it)
+{
+    pthread_mutex_lock(&k->mu);
+    it->next = k->head;
+    k->head = it;
+    if (!k->tail) k->tail = it;
+    pthread_mutex_unlock(&k->mu);
+}
+
+typedef struct pub_state {
+    sink *k;
+    size_t freed;
+} pub_state;
+
+static void pub_confirm(void *user, unsigned long long tag, int ok)
+{
+    pub_state *ps = (pub_state *)user;
+    qitem *it = (qitem *)(uintptr_t)tag;
+    if (!ok) {
+        pub_requeue(ps->k, it);
+        return;
+    }
+    free(it->json);
+    free(it);
+    ps->freed++;
+}
+
+static int pub_one(sink *k, nostr_amqp *a, qitem *it, int *declared, size_t *ndeclared, nostr_buf *msg)
+{
+    char key[32], hex[65];
+    size_t i;
+    amqp_key(key, sizeof key, it->relay_id);
+    for (i = 0; i < *ndeclared && declared[i] != it->relay_id; i++) {
+    }
+    if (i == *ndeclared) {
+        int rc = nostr_amqp_declare(a, key);
+        if (rc != NOSTR_OK) return rc;
+        if (*ndeclared < MAX_KEYS) declared[(*ndeclared)++] = it->relay_id;
+    }
+    nostr_hex_encode(it->id, 32, hex);
+    nostr_buf_clear(msg);
+    nostr_buf_append_i64(msg, it->relay_id);
+    nostr_buf_append_char(msg, ' ');
+    nostr_buf_append_i64(msg, it->seen_at);
+    nostr_buf_append_char(msg, ' ');
+    nostr_buf_append_str(msg, hex);
+    nostr_buf_append_char(msg, ' ');
+    nostr_buf_append_i64(msg, k->run);
+    nostr_buf_append_char(msg, '\n');
+    if (it->json) nostr_buf_append(msg, it->json, it->len);
+    return nostr_amqp_publish(a, key, msg->data, msg->len, (unsigned long long)(uintptr_t)it);
+}
+
+static void *publisher_main(void *arg)
+{
+    sink *k = (sink *)arg;
+    static int declared[MAX_KEYS]; /* this thread's alone */
+    size_t ndeclared = 0;
+    nostr_amqp *a = amqp_connect(k, 0);
+    nostr_buf msg;
+    pub_state ps;
+    nostr_amqp_handlers h;
+    uint64_t one = 1;
+    long long last_depth = 0;
+    nostr_buf_init(&msg, NULL);
+    memset(&h, 0, sizeof h);
+    ps.k = k;
+    h.user = &ps;
+    h.on_confirm = pub_confirm;
+    while (a) {
+        int down = 0;
+        ps.freed = 0;
+        for (;;) { /* publish until the queue is empty or the broker says wait */
+            qitem *it;
+            int rc;
+            pthread_mutex_lock(&k->mu);
+            it = k->head;
+            if (it) {
+                k->head = it->next;
+                if (!k->head) k->tail = NULL;
+                it->next = NULL;
+            }
+            pthread_mutex_unlock(&k->mu);
+            if (!it) break;
+            rc = pub_one(k, a, it, declared, &ndeclared, &msg);
+            if (rc != NOSTR_OK) {
+                pub_requeue(k, it);
+                if (rc == NOSTR_ERR_NET) down = 1;
+                break;
+            }
+        }
+        if (!down && nostr_amqp_poll(a, 50, &h) == NOSTR_ERR_NET) down = 1;
+        if (!down && monotonic_ms() - last_depth >= 1000) {
+            /* the broker's view, for /metrics (here: the consumer may sit in a retry) */
+            unsigned long long total = 0, d;
+            size_t i;
+            for (i = 0; i < ndeclared; i++) {
+                char key[32];
+                amqp_key(key, sizeof key, declared[i]);
+                if (nostr_amqp_depth(a, key, &d, NULL) == NOSTR_OK) total += d;
+            }
+            pthread_mutex_lock(&k->mu);
+            k->broker_depth = total;
+            pthread_mutex_unlock(&k->mu);
+            last_depth = monotonic_ms();
+        }
+        if (ps.freed) {
+            pthread_mutex_lock(&k->mu);
+            k->inflight -= ps.freed;
+            pthread_mutex_unlock(&k->mu);
+            if (write(k->efd, &one, sizeof one) < 0) { /* already signalled */
+            }
+        }
+        if (down) {
+            (void)nostr_amqp_poll(a, 0, &h); /* reports what was lost: back in the queue */
+            amqp_reconnect(k, a);
+            ndeclared = 0;
+        }
+        if (stopping_now(k, 2)) break;
+        if (stopping_now(k, 1)) {
+            int empty;
+            pthread_mutex_lock(&k->mu);
+            empty = !k->head;
+            pthread_mutex_unlock(&k->mu);
+            if (empty && !nostr_amqp_unconfirmed(a)) break;
+        }
+        if (!nostr_amqp_unconfirmed(a)) { /* idle: wait for items */
+            pthread_mutex_lock(&k->mu);
+            if (!k->head && !k->stop) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 100 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+            }
+            pthread_mutex_unlock(&k->mu);
         }
     }
+    nostr_buf_free(&msg);
+    nostr_amqp_close(a);
+    return NULL;
+}
+
+typedef struct cons_state {
+    sink *k;
+    nostr_amqp *a;
+    qitem *head, *tail;
+    size_t n;
+    unsigned long long last_tag;
+    int any;
+} cons_state;
+
+static int parse_msg(const sink *k, const nostr_amqp_msg *m, qitem *it)
+{
+    const char *p = (const char *)m->body, *end = p + m->len, *nl = (const char *)memchr(p, '\n', m->len);
+    long long rid = 0, seen = 0, run = 0;
+    if (!nl || nl - p < 70) return -1;
+    for (; p < nl && *p >= '0' && *p <= '9' && rid < 100000000; p++) rid = rid * 10 + (*p - '0');
+    if (p >= nl || *p++ != ' ') return -1;
+    for (; p < nl && *p >= '0' && *p <= '9' && seen < 100000000000LL; p++) seen = seen * 10 + (*p - '0');
+    if (p >= nl || *p++ != ' ' || nl - p < 66 || nostr_hex_decode(p, 64, it->id, 32) != NOSTR_OK) return -1;
+    for (p += 64; p < nl && (*p == ' ' || (*p >= '0' && *p <= '9')) && run < 100000000000000LL; p++)
+        if (*p != ' ') run = run * 10 + (*p - '0');
+    if (p != nl) return -1;
+    it->relay_id = (int)rid;
+    it->seen_at = seen;
+    it->mine = run == k->run;
+    it->len = (size_t)(end - nl - 1);
+    if (it->len) {
+        if (!(it->json = (char *)malloc(it->len))) return -1;
+        memcpy(it->json, nl + 1, it->len);
+    }
+    return 0;
+}
+
+static void cons_message(void *user, const nostr_amqp_msg *m)
+{
+    cons_state *cs = (cons_state *)user;
+    qitem *it = (qitem *)calloc(1, sizeof *it);
+    if (!it || parse_msg(cs->k, m, it) != 0) {
+        if (it) free(it->json);
+        free(it);
+        logf_(NOSTR_LOG_WARN, "consumer: a message on %s could not be read: rejected", m->key);
+        (void)nostr_amqp_reject(cs->a, m->delivery_tag);
+        return;
+    }
+    if (cs->tail)
+        cs->tail->next = it;
+    else
+        cs->head = it;
+    cs->tail = it;
+    cs->n++;
+    cs->last_tag = m->delivery_tag;
+    cs->any = 1;
+}
+
+static void cons_drop(cons_state *cs)
+{
+    while (cs->head) {
+        qitem *it = cs->head;
+        cs->head = it->next;
+        free(it->json);
+        free(it);
+    }
+    cs->tail = NULL;
+    cs->n = 0;
+    cs->any = 0;
+}
+
+static void *amqp_consumer_main(void *arg)
+{
+    sink *k = (sink *)arg;
+    size_t nconsumed = 0; /* keys[0, nconsumed) are being read */
+    cons_state cs;
+    nostr_amqp_handlers h;
+    memset(&cs, 0, sizeof cs);
+    cs.k = k;
+    cs.a = amqp_connect(k, (unsigned)(k->batch * 2 > 65535 ? 65535 : k->batch * 2));
+    memset(&h, 0, sizeof h);
+    h.user = &cs;
+    h.on_message = cons_message;
+    if (cs.a) (void)nostr_amqp_declare(cs.a, NULL);
+    while (cs.a && !stopping_now(k, 1)) {
+        size_t i, nkeys;
+        int keys[MAX_KEYS];
+        pthread_mutex_lock(&k->mu);
+        nkeys = k->nkeys;
+        memcpy(keys, k->keys, nkeys * sizeof keys[0]);
+        pthread_mutex_unlock(&k->mu);
+        for (i = nconsumed; i < nkeys; i++) { /* upstreams added since */
+            char key[32];
+            amqp_key(key, sizeof key, keys[i]);
+            if (nostr_amqp_declare(cs.a, key) != NOSTR_OK || nostr_amqp_consume(cs.a, key) != NOSTR_OK) break;
+            nconsumed++;
+        }
+        if (nostr_amqp_poll(cs.a, 100, &h) == NOSTR_ERR_NET) {
+            cons_drop(&cs); /* not acked: the broker delivers them again */
+            amqp_reconnect(k, cs.a);
+            continue;
+        }
+        if (cs.any) {
+            qitem *last = cs.tail;
+            if (consume_batch(k, cs.head) != 0) { /* stopping with the database down */
+                cons_drop(&cs);
+                break;
+            }
+            (void)nostr_amqp_ack(cs.a, cs.last_tag, 1); /* lost with the channel: redelivered, stored again harmlessly */
+            hand_back(k, cs.head, last);
+            cs.head = cs.tail = NULL;
+            cs.n = 0;
+            cs.any = 0;
+        }
+    }
+    cons_drop(&cs);
+    nostr_amqp_close(cs.a);
+    return NULL;
+}
+
+/* An upstream's queue for the consumer to read (at start and when added). */
+static void sink_add_key(sink *k, int relay_id)
+{
+    size_t i;
+    pthread_mutex_lock(&k->mu);
+    for (i = 0; i < k->nkeys && k->keys[i] != relay_id; i++) {
+    }
+    if (i == k->nkeys && k->nkeys < MAX_KEYS) k->keys[k->nkeys++] = relay_id;
+    pthread_mutex_unlock(&k->mu);
 }
 
 static int sink_submit(void *user, const nostr_gateway_item *item);
@@ -661,6 +1022,8 @@ static int sink_submit(void *user, const nostr_gateway_item *item)
     memcpy(it->id, item->id, 32);
     it->seen_at = item->seen_at;
     it->queued_ms = monotonic_ms();
+    it->counted = 1;
+    it->mine = 1;
     pthread_mutex_lock(&k->mu);
     if (!k->inflight) k->oldest_ms = it->queued_ms;
     k->inflight++;
@@ -680,7 +1043,7 @@ static void sink_drain(server *s)
     sink *k = &s->k;
     qitem *it;
     uint64_t cnt;
-    size_t n = 0;
+    size_t n = 0, stored = 0;
     double lag;
     if (read(k->efd, &cnt, sizeof cnt) < 0) { /* nothing signalled: look anyway */
     }
@@ -690,7 +1053,10 @@ static void sink_drain(server *s)
     pthread_mutex_unlock(&k->mu);
     while (it) {
         qitem *next = it->next;
-        nostr_gateway_stored(s->gw, it->relay_id, it->id);
+        if (it->counted) n++;
+        stored++;
+        /* an earlier run's message (from the broker) moves no watermark of this run's */
+        if (it->mine) nostr_gateway_stored(s->gw, it->relay_id, it->id);
         if (it->json && it->result == NOSTR_STORE_SAVED) {
             nostr_event ev;
             nostr_arena a;
@@ -702,17 +1068,21 @@ static void sink_drain(server *s)
         }
         free(it->json);
         free(it);
-        n++;
         it = next;
     }
     pthread_mutex_lock(&k->mu);
     k->inflight -= n;
     if (k->head) k->oldest_ms = k->head->queued_ms;
-    lag = k->inflight ? (double)(monotonic_ms() - k->oldest_ms) / 1000.0 : 0;
-    nostr_gateway_queue_stats(s->gw, k->inflight, lag);
-    if (n) nostr_gateway_batch_committed(s->gw, n, k->last_commit_s);
+    if (!k->amqp_url) {
+        lag = k->inflight ? (double)(monotonic_ms() - k->oldest_ms) / 1000.0 : 0;
+        nostr_gateway_queue_stats(s->gw, k->inflight, lag);
+    } else { /* the broker holds the queue: its depth, and how old the newest stored item was */
+        lag = k->broker_depth && k->newest_stored_seen ? (double)(realtime_ms() / 1000 - k->newest_stored_seen) : 0;
+        nostr_gateway_queue_stats(s->gw, k->inflight + k->broker_depth, lag < 0 ? 0 : lag);
+    }
+    if (stored) nostr_gateway_batch_committed(s->gw, stored, k->last_commit_s);
     pthread_mutex_unlock(&k->mu);
-    if (n && nostr_gateway_paused(s->gw)) nostr_gateway_sink_ready(s->gw);
+    if (nostr_gateway_paused(s->gw)) nostr_gateway_sink_ready(s->gw);
     update_pause(s);
 }
 
@@ -730,6 +1100,7 @@ static int saved_cb(void *user, const nostr_gateway_upstream_info *info)
         return -1;
     }
     logf_(NOSTR_LOG_INFO, "upstream %d added: %s", info->id, info->url);
+    sink_add_key(&s->k, info->id);
     return 0;
 }
 
@@ -819,6 +1190,8 @@ static void restore_relay(void *user, const nostr_pgwire_relay_row *r)
     memset(&err, 0, sizeof err);
     if (nostr_gateway_add(s->gw, r->id, r->url, r->filters, r->since_ts, r->added_at, NULL, &err) != NOSTR_OK)
         logf_(NOSTR_LOG_ERROR, "restoring relay %s: %s", r->url, err.msg ? err.msg : "failed");
+    else
+        sink_add_key(&s->k, r->id);
 }
 
 static void known_id(void *user, const unsigned char id[32])
@@ -962,7 +1335,8 @@ static int run(options *o)
     s.k.batch = (size_t)(o->batch ? o->batch : 500);
     if (!(ctx = nostr_ctx_new(NULL))) goto out;
     s.info.ctx = ctx;
-    if (o->amqp) logf_(NOSTR_LOG_WARN, "--amqp: this build queues in process (RabbitMQ wiring comes next)");
+    s.k.amqp_url = o->amqp;
+    s.k.run = realtime_ms();
     if (open_pg(o->db, &s.pg) != 0 || open_pg(o->db, &s.k.pg) != 0) goto out;
     s.reads = nostr_pgwire_iface(s.pg);
 
@@ -1048,8 +1422,12 @@ static int run(options *o)
     }
     if (verify_pool_start(&s.vp, ctx, &gateway_verify_ops, nthreads) != 0) goto out;
     s.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (pthread_create(&s.k.thread, NULL, consumer_main, &s.k) != 0) goto out;
+    if (pthread_create(&s.k.thread, NULL, o->amqp ? amqp_consumer_main : consumer_main, &s.k) != 0) goto out;
     s.k.started = 1;
+    if (o->amqp) {
+        if (pthread_create(&s.k.pub_thread, NULL, publisher_main, &s.k) != 0) goto out;
+        s.k.pub_started = 1;
+    }
     if (epoll_add(s.cs.epfd, s.cs.lfd, &tag_listener) != 0 || epoll_add(s.cs.epfd, s.k.efd, &tag_sink) != 0 ||
         epoll_add(s.cs.epfd, s.sigfd, &tag_signal) != 0 || epoll_add(s.cs.epfd, s.info.efd, &tag_info) != 0 ||
         (s.vp.nthreads && epoll_add(s.cs.epfd, s.vp.efd, &tag_verify) != 0))
@@ -1060,12 +1438,13 @@ static int run(options *o)
     run_loop(&s);
     rc = 0;
 out:
-    if (s.k.started) {
+    if (s.k.started || s.k.pub_started) {
         pthread_mutex_lock(&s.k.mu);
         s.k.stop = rc == 0 ? 1 : 2;
         pthread_cond_broadcast(&s.k.cv);
         pthread_mutex_unlock(&s.k.mu);
-        pthread_join(s.k.thread, NULL);
+        if (s.k.pub_started) pthread_join(s.k.pub_thread, NULL);
+        if (s.k.started) pthread_join(s.k.thread, NULL);
         sink_drain(&s);
     }
     verify_pool_stop(&s.vp);

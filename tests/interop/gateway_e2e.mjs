@@ -25,6 +25,9 @@ const tmp = opt('--tmp');
 const db = opt('--db');
 const pidFile = opt('--pids');
 const pgctl = opt('--pgctl');
+const amqp = opt('--amqp'); // RabbitMQ between the gateway and the database
+const rmqctl = opt('--rmqctl'); // kill | restart the broker
+const mode = amqp ? 'rabbitmq' : 'in-process';
 if (!bin || !tmp || !db) {
   console.error('usage: node gateway_e2e.mjs --bin BUILD_DIR --tmp DIR --db CONNINFO [--pids FILE]');
   process.exit(2);
@@ -40,7 +43,7 @@ function check(name, cond, detail) {
   if (cond) passed++;
   else {
     failed++;
-    console.error(`FAIL ${name}${detail !== undefined ? ': ' + detail : ''}`);
+    console.error(`FAIL [${mode}] ${name}${detail !== undefined ? ': ' + detail : ''}`);
   }
   return !!cond;
 }
@@ -91,7 +94,7 @@ async function stop(p, signal = 'SIGTERM') {
 }
 function finish(force) {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(`[${mode}] ${passed} passed, ${failed} failed`);
   process.exit(failed || force ? 1 : 0);
 }
 
@@ -148,7 +151,8 @@ try {
   const r2 = startRelay('r2');
   const r3 = startRelay('r3');
   const [u1, u2, u3] = await Promise.all([r1.url, r2.url, r3.url]);
-  gwArgs = ['--port', '0', '--db', db, '--relay', u1, '--relay', u2, '--token', TOKEN, '--threads', '2'];
+  const q = amqp ? ['--amqp', amqp] : [];
+  gwArgs = ['--port', '0', '--db', db, '--relay', u1, '--relay', u2, '--token', TOKEN, '--threads', '2', ...q];
   let gw = startGateway();
   let g = await gw.url;
 
@@ -250,7 +254,7 @@ try {
   gwArgs = ['--port', '0', '--db', db, '--token', TOKEN, '--threads', '2']; // the list comes from the database
   // the list comes from the database; a small queue from now on, so that
   // the outage and the flood below push back on the upstream reads
-  gwArgs = ['--port', '0', '--db', db, '--token', TOKEN, '--threads', '2', '--queue', '64', '--batch', '16'];
+  gwArgs = ['--port', '0', '--db', db, '--token', TOKEN, '--threads', '2', '--queue', '64', '--batch', '16', ...q];
   gw = startGateway();
   g = await gw.url;
   eq('restart: the upstream list comes from the database', [u1, u3], (await api(g, '/api/relays')).body.map((x) => x.url));
@@ -317,6 +321,21 @@ try {
   const rss = Number((readFileSync(`/proc/${gw.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/) || [0, 0])[1]);
   check('flood: gateway memory bounded (RSS < 200 MiB)', rss > 0 && rss < 200 * 1024, `${rss} KiB`);
   console.log(`  (gateway RSS after the flood: ${(rss / 1024).toFixed(1)} MiB)`);
+
+  // 10. the broker killed during ingest and restarted: every event stored once
+  if (amqp && check('rmqctl given', !!rmqctl)) {
+    const K = [];
+    for (let i = 0; i < 200; i++) K.push(note(`k${i}`, [['t', 'setk']]));
+    const pk = publish(u1, K);
+    await sleep(100);
+    execFileSync('bash', [rmqctl, 'kill'], { stdio: 'ignore' });
+    await pk;
+    await sleep(1000);
+    execFileSync('bash', [rmqctl, 'restart'], { stdio: 'ignore', timeout: 90000 });
+    got = await until('set K after the broker restart', async () => { const m = await stored(g, 'setk'); return m && m.size === 200 ? m : null; }, 60000);
+    eq('broker restart: every event stored', 200, got ? got.size : 0);
+    eq('broker restart: none twice', 200, got ? got.raw.length : 0);
+  }
 
   eq('SIGTERM: exit 0', 0, await stop(gw));
 } catch (e) {
