@@ -931,8 +931,10 @@ static void up_flush(server *s, upconn *u)
         nostr_gateway_disconnected(s->gw, u->up, monotonic_ms());
         return;
     }
-    memmove(u->out.data, u->out.data + off, u->out.len - off);
-    u->out.len -= off;
+    if (off) {
+        memmove(u->out.data, u->out.data + off, u->out.len - off);
+        u->out.len -= off;
+    }
     up_mask(s, u, up_want(s, u));
 }
 

@@ -319,7 +319,7 @@ try {
   const stats2 = (await api(g, '/api/stats')).body;
   check('flood: the small queue pushed back (reads paused)', stats2.paused_times > 0, stats2.paused_times);
   const rss = Number((readFileSync(`/proc/${gw.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/) || [0, 0])[1]);
-  check('flood: gateway memory bounded (RSS < 200 MiB)', rss > 0 && rss < 200 * 1024, `${rss} KiB`);
+  check('flood: gateway memory bounded (RSS < 256 MiB, ASan builds included)', rss > 0 && rss < 256 * 1024, `${rss} KiB`);
   console.log(`  (gateway RSS after the flood: ${(rss / 1024).toFixed(1)} MiB)`);
 
   // 10. the broker killed during ingest and restarted: every event stored once
