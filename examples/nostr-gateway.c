@@ -1039,6 +1039,23 @@ static int sink_submit(void *user, const nostr_gateway_item *item)
     return NOSTR_OK;
 }
 
+/* The queue's depth and lag for /api/stats and /metrics (each drain and
+ * each tick: the broker's depth changes while nothing comes back). */
+static void queue_stats(server *s)
+{
+    sink *k = &s->k;
+    double lag;
+    pthread_mutex_lock(&k->mu);
+    if (!k->amqp_url) {
+        lag = k->inflight ? (double)(monotonic_ms() - k->oldest_ms) / 1000.0 : 0;
+        nostr_gateway_queue_stats(s->gw, k->inflight, lag);
+    } else { /* the broker holds the queue: its depth, and how old the newest stored item was */
+        lag = k->broker_depth && k->newest_stored_seen ? (double)(realtime_ms() / 1000 - k->newest_stored_seen) : 0;
+        nostr_gateway_queue_stats(s->gw, k->inflight + k->broker_depth, lag < 0 ? 0 : lag);
+    }
+    pthread_mutex_unlock(&k->mu);
+}
+
 /* Stored items back from the consumer: report, push new events live. */
 static void sink_drain(server *s)
 {
@@ -1046,7 +1063,6 @@ static void sink_drain(server *s)
     qitem *it;
     uint64_t cnt;
     size_t n = 0, stored = 0;
-    double lag;
     if (read(k->efd, &cnt, sizeof cnt) < 0) { /* nothing signalled: look anyway */
     }
     pthread_mutex_lock(&k->mu);
@@ -1075,15 +1091,9 @@ static void sink_drain(server *s)
     pthread_mutex_lock(&k->mu);
     k->inflight -= n;
     if (k->head) k->oldest_ms = k->head->queued_ms;
-    if (!k->amqp_url) {
-        lag = k->inflight ? (double)(monotonic_ms() - k->oldest_ms) / 1000.0 : 0;
-        nostr_gateway_queue_stats(s->gw, k->inflight, lag);
-    } else { /* the broker holds the queue: its depth, and how old the newest stored item was */
-        lag = k->broker_depth && k->newest_stored_seen ? (double)(realtime_ms() / 1000 - k->newest_stored_seen) : 0;
-        nostr_gateway_queue_stats(s->gw, k->inflight + k->broker_depth, lag < 0 ? 0 : lag);
-    }
     if (stored) nostr_gateway_batch_committed(s->gw, stored, k->last_commit_s);
     pthread_mutex_unlock(&k->mu);
+    queue_stats(s);
     if (nostr_gateway_paused(s->gw)) nostr_gateway_sink_ready(s->gw);
     update_pause(s);
 }
@@ -1231,6 +1241,7 @@ static void run_loop(server *s)
             nostr_relay_tick(s->cs.relay, realtime_ms());
             if (!s->stopping) nostr_gateway_tick(s->gw, now);
             serve_conns_tick(&s->cs, now);
+            queue_stats(s);
             update_pause(s);
             next_tick = now + TICK_MS;
         }
