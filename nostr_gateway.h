@@ -316,6 +316,8 @@ typedef struct nostr_gateway_config {
     const char *token;         /* bearer token for API writes (copied); NULL: writes refused */
     size_t dedup_ids;          /* ids remembered [1048576] */
     long long since_window_s;  /* REQ since = watermark - this [600] */
+    long long backfill_s;      /* a new upstream (no watermark) is asked for this far back
+                                  from when it was added [3600]; < 0: everything it has */
     size_t max_upstreams;      /* [256] */
     size_t max_backlog;        /* items waiting for a busy sink before events are dropped [65536];
                                   reads pause long before, at the first busy answer */
@@ -1514,7 +1516,6 @@ NOSTRDEF const char *nostr_amqp_last_error(const nostr_amqp *a)
 #define NOSTR__GW_NONE 0xFFFFFFFFu
 #define NOSTR__GW_RATE_MS 5000       /* rates and watermarks move this often */
 #define NOSTR__GW_INFO_MAX 65536     /* a NIP-11 document kept at most this big */
-#define NOSTR__GW_DEFAULT_BACKFILL 3600 /* a new upstream starts this far back */
 
 enum { NOSTR__GW_EMPTY = 0, NOSTR__GW_PENDING = 1, NOSTR__GW_KNOWN = 2 };
 
@@ -1864,7 +1865,8 @@ static long long nostr__gw_since(const nostr_gateway_upstream *up)
 {
     long long s;
     if (!up->since) {
-        s = up->added_at - NOSTR__GW_DEFAULT_BACKFILL;
+        if (up->gw->cfg.backfill_s < 0) return 0;
+        s = up->added_at - up->gw->cfg.backfill_s;
     } else {
         s = up->since - up->gw->cfg.since_window_s;
     }
@@ -3228,6 +3230,7 @@ NOSTRDEF nostr_gateway *nostr_gateway_new(const nostr_gateway_config *cfg, const
     if (!gw->cfg.dedup_ids) gw->cfg.dedup_ids = 1u << 20;
     if (gw->cfg.dedup_ids > 0x40000000u) gw->cfg.dedup_ids = 0x40000000u;
     if (!gw->cfg.since_window_s) gw->cfg.since_window_s = 600;
+    if (!gw->cfg.backfill_s) gw->cfg.backfill_s = 3600;
     if (!gw->cfg.max_upstreams) gw->cfg.max_upstreams = 256;
     if (!gw->cfg.max_backlog) gw->cfg.max_backlog = 65536;
     gw->cfg.token = NULL;

@@ -104,9 +104,9 @@ EOF
 ingest() {
   local name=$1 port gw t0= t1= last=-1 same=0 rows items
   shift
-  pg_start > /dev/null
+  pg_start > /dev/null || { echo "PostgreSQL did not start" >&2; exit 1; }
   port=$(free_port)
-  local args=(--port "$port" --db "$PG_CONNINFO")
+  local args=(--port "$port" --db "$PG_CONNINFO" --backfill 0)
   for u in "${RELAY_URLS[@]}"; do args+=(--relay "$u"); done
   "$BUILD/nostr-gateway" "${args[@]}" "$@" 2> "$WORK/gateway-$name.log" &
   gw=$!
@@ -139,9 +139,12 @@ if [ "$ONLY" != reads ]; then
   echo "# ingest: $EVENTS generated events over 3 upstreams (a tenth on two), PostgreSQL $(psql --version | awk '{print $3}')"
   ingest in-process
   if [ "$AMQP" = 1 ]; then
-    rmq_start > /dev/null
-    ingest rabbitmq --amqp "$RMQ_URL"
-    rmq_stop
+    if rmq_start > /dev/null; then # (in a condition: errexit does not reach into it)
+      ingest rabbitmq --amqp "$RMQ_URL"
+      rmq_stop
+    else
+      echo "rabbitmq: the broker did not start" >&2
+    fi
   fi
 fi
 

@@ -2,7 +2,7 @@
  *
  *   nostr-gateway [--bind ADDR] [--port N] --db CONNINFO [--amqp URL] [--relay URL]...
  *                 [--token T] [--config FILE] [--threads N] [--batch N] [--queue N]
- *                 [--log-format text|json]
+ *                 [--log-format text|json] [--backfill SECONDS]
  *
  * One epoll loop around nostr_gateway.h: upstream relays (ws:// or wss://)
  * through nostr_gateway's clients, signatures of new ids checked on worker
@@ -20,9 +20,12 @@
  * SIGINT: stop reading upstreams, let the consumer commit what is queued
  * (at most 10 s), exit 0.
  *
+ * --backfill: how far back a new upstream is read, in seconds (default
+ * 3600; 0: everything it has).
+ *
  * --config FILE: "key = value" lines; keys bind, port, db, amqp, token,
- * relay (repeatable), threads, batch, queue, since_window, dedup_ids,
- * log_format, name. Flags override them. */
+ * relay (repeatable), threads, batch, queue, since_window, backfill,
+ * dedup_ids, log_format, name. Flags override them. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -38,7 +41,7 @@
 
 typedef struct options {
     const char *bind, *db, *amqp, *token, *name;
-    long long port, threads, batch, queue, since_window, dedup_ids;
+    long long port, threads, batch, queue, since_window, dedup_ids, backfill;
     const char *relays[MAX_RELAY_FLAGS];
     int nrelays;
     char *owned[256]; /* strings from the config file */
@@ -77,6 +80,7 @@ static int set_option(options *o, const char *k, const char *v)
     else if (!strcmp(k, "batch") && n >= 1 && n <= 10000) o->batch = n;
     else if (!strcmp(k, "queue") && n >= 1) o->queue = n;
     else if (!strcmp(k, "since_window")) o->since_window = n;
+    else if (!strcmp(k, "backfill")) o->backfill = n ? n : -1; /* 0: everything the upstream has */
     else if (!strcmp(k, "dedup_ids") && n >= 1024) o->dedup_ids = n;
     else return -1;
     return 0;
@@ -116,7 +120,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: nostr-gateway [--bind ADDR] [--port N] --db CONNINFO [--amqp URL] [--relay URL]...\n"
                  "                     [--token T] [--config FILE] [--threads N] [--batch N] [--queue N]\n"
-                 "                     [--log-format text|json]\n");
+                 "                     [--log-format text|json] [--backfill SECONDS]\n");
 }
 
 static int parse_args(options *o, int argc, char **argv)
@@ -131,7 +135,8 @@ static int parse_args(options *o, int argc, char **argv)
         static const char *const flags[][2] = {{"--bind", "bind"},     {"--port", "port"},   {"--db", "db"},
                                                {"--amqp", "amqp"},     {"--relay", "relay"}, {"--token", "token"},
                                                {"--threads", "threads"}, {"--batch", "batch"}, {"--queue", "queue"},
-                                               {"--log-format", "log_format"}, {"--name", "name"}};
+                                               {"--log-format", "log_format"}, {"--name", "name"},
+                                               {"--backfill", "backfill"}};
         size_t k;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -630,6 +635,12 @@ static void *amqp_consumer_main(void *arg)
             cons_drop(&cs); /* not acked: the broker delivers them again */
             amqp_reconnect(k, cs.a);
             continue;
+        }
+        /* fill the batch while deliveries keep coming (a commit per poll
+         * would be a transaction per handful of events) */
+        while (cs.any && cs.n < k->batch) {
+            size_t before = cs.n;
+            if (nostr_amqp_poll(cs.a, 5, &h) == NOSTR_ERR_NET || cs.n == before) break;
         }
         if (cs.any) {
             qitem *last = cs.tail;
@@ -1374,6 +1385,7 @@ static int run(options *o)
     gcfg.ctx = ctx;
     gcfg.token = o->token;
     gcfg.since_window_s = o->since_window;
+    gcfg.backfill_s = o->backfill;
     gcfg.dedup_ids = (size_t)o->dedup_ids;
     gcfg.reads = s.reads;
     memset(&gcb, 0, sizeof gcb);

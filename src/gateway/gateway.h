@@ -139,6 +139,8 @@ typedef struct nostr_gateway_config {
     const char *token;         /* bearer token for API writes (copied); NULL: writes refused */
     size_t dedup_ids;          /* ids remembered [1048576] */
     long long since_window_s;  /* REQ since = watermark - this [600] */
+    long long backfill_s;      /* a new upstream (no watermark) is asked for this far back
+                                  from when it was added [3600]; < 0: everything it has */
     size_t max_upstreams;      /* [256] */
     size_t max_backlog;        /* items waiting for a busy sink before events are dropped [65536];
                                   reads pause long before, at the first busy answer */
