@@ -2,7 +2,7 @@
  *
  *   nostr-gateway [--bind ADDR] [--port N] --db CONNINFO [--amqp URL] [--relay URL]...
  *                 [--token T] [--config FILE] [--threads N] [--batch N] [--queue N]
- *                 [--log-format text|json] [--backfill SECONDS]
+ *                 [--log-format text|json] [--backfill SECONDS] [--auth-key KEY]
  *
  * One epoll loop around nostr_gateway.h: upstream relays (ws:// or wss://)
  * through nostr_gateway's clients, signatures of new ids checked on worker
@@ -21,7 +21,10 @@
  * (at most 10 s), exit 0.
  *
  * --backfill: how far back a new upstream is read, in seconds (default
- * 3600; 0: everything it has).
+ * 3600; 0: everything it has). --auth-key (hex or nsec): the key the
+ * gateway answers upstreams' NIP-42 AUTH challenges with; without it, a
+ * key made at start (enough for relays that want any authenticated
+ * client).
  *
  * --config FILE: "key = value" lines; keys bind, port, db, amqp, token,
  * relay (repeatable), threads, batch, queue, since_window, backfill,
@@ -40,7 +43,7 @@
 /* ---- options ---- */
 
 typedef struct options {
-    const char *bind, *db, *amqp, *token, *name;
+    const char *bind, *db, *amqp, *token, *name, *auth_key;
     long long port, threads, batch, queue, since_window, dedup_ids, backfill;
     const char *relays[MAX_RELAY_FLAGS];
     int nrelays;
@@ -64,6 +67,7 @@ static int set_option(options *o, const char *k, const char *v)
     if (!strcmp(k, "amqp")) return (o->amqp = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "token")) return (o->token = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "name")) return (o->name = keep(o, v)) ? 0 : -1;
+    if (!strcmp(k, "auth_key")) return (o->auth_key = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "relay")) {
         if (o->nrelays == MAX_RELAY_FLAGS) return -1;
         return (o->relays[o->nrelays++] = keep(o, v)) ? 0 : -1;
@@ -120,7 +124,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: nostr-gateway [--bind ADDR] [--port N] --db CONNINFO [--amqp URL] [--relay URL]...\n"
                  "                     [--token T] [--config FILE] [--threads N] [--batch N] [--queue N]\n"
-                 "                     [--log-format text|json] [--backfill SECONDS]\n");
+                 "                     [--log-format text|json] [--backfill SECONDS] [--auth-key KEY]\n");
 }
 
 static int parse_args(options *o, int argc, char **argv)
@@ -136,7 +140,7 @@ static int parse_args(options *o, int argc, char **argv)
                                                {"--amqp", "amqp"},     {"--relay", "relay"}, {"--token", "token"},
                                                {"--threads", "threads"}, {"--batch", "batch"}, {"--queue", "queue"},
                                                {"--log-format", "log_format"}, {"--name", "name"},
-                                               {"--backfill", "backfill"}};
+                                               {"--backfill", "backfill"}, {"--auth-key", "auth_key"}};
         size_t k;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -1334,6 +1338,7 @@ static int run(options *o)
     nostr_relay_callbacks rcb;
     nostr_gateway_config gcfg;
     nostr_gateway_callbacks gcb;
+    nostr_keys auth;
     sigset_t sigs;
     char where[128] = "";
     int rc = 1, i, nthreads;
@@ -1341,6 +1346,7 @@ static int run(options *o)
     size_t u;
 
     memset(&s, 0, sizeof s);
+    memset(&auth, 0, sizeof auth);
     /* before any thread starts: every thread inherits the mask, so the
      * signals reach the loop's signalfd only */
     sigemptyset(&sigs);
@@ -1383,6 +1389,12 @@ static int run(options *o)
 
     memset(&gcfg, 0, sizeof gcfg);
     gcfg.ctx = ctx;
+    /* NIP-42: upstreams that ask get an AUTH signed with this key */
+    if (o->auth_key ? nostr_keys_from_str(ctx, o->auth_key, &auth) : nostr_keys_generate(ctx, &auth)) {
+        logf_(NOSTR_LOG_ERROR, "--auth-key: not a secret key (64 hex characters or nsec1...)");
+        goto out;
+    }
+    gcfg.client.keys = &auth;
     gcfg.token = o->token;
     gcfg.since_window_s = o->since_window;
     gcfg.backfill_s = o->backfill;
@@ -1502,6 +1514,7 @@ out:
     free(s.cs.readbuf);
     pthread_mutex_destroy(&s.k.mu);
     pthread_cond_destroy(&s.k.cv);
+    nostr_keys_wipe(&auth);
     nostr_ctx_free(ctx);
     if (rc == 0) logf_(NOSTR_LOG_INFO, "stopped");
     return rc;

@@ -103,10 +103,10 @@ function finish(force) {
   process.exit(failed || force ? 1 : 0);
 }
 
-function startRelay(name, port) {
+function startRelay(name, port, extra = '') {
   mkdirSync(`${tmp}/${name}`, { recursive: true });
   // no rate limits: the test floods one upstream on purpose
-  writeFileSync(`${tmp}/${name}.conf`, 'events_per_s = -1\nip_events_per_s = -1\nreqs_per_s = -1\n');
+  writeFileSync(`${tmp}/${name}.conf`, 'events_per_s = -1\nip_events_per_s = -1\nreqs_per_s = -1\n' + extra);
   const conf = ['--port', String(port ?? 0), '--data', `${tmp}/${name}`, '--threads', '1', '--name', name,
     '--config', `${tmp}/${name}.conf`];
   return start('nostr-relay', conf, name);
@@ -205,6 +205,17 @@ try {
   await publish(u3, C);
   got = await until('set C live', async () => { const m = await stored(g, 'setc'); return m && m.size === 1 ? m : null; });
   eq('added upstream: live events', 1, got ? got.size : 0);
+
+  // 2b. an upstream that wants NIP-42 AUTH before any REQ: the gateway answers it
+  const r4 = startRelay('r4', 0, 'auth_required_read = true\n');
+  const u4 = await r4.url;
+  const L = [note('l0', [['t', 'setl']]), note('l1', [['t', 'setl']])];
+  await publish(u4, L);
+  r = await api(g, '/api/relays', { method: 'POST', headers: auth, body: JSON.stringify({ url: u4 }) });
+  eq('POST an AUTH-requiring upstream', 201, r.status);
+  got = await until('set L through AUTH', async () => { const m = await stored(g, 'setl'); return m && m.size === 2 ? m : null; });
+  eq('NIP-42: events from an upstream that asks for AUTH', 2, got ? got.size : 0);
+  eq('DELETE it again', 200, (await api(g, `/api/relays/${r.body.id}`, { method: 'DELETE', headers: auth })).status);
 
   // 3. the read relay: REQ from the database, live events as they are stored, no writes
   const reader = await Relay.connect(g);
