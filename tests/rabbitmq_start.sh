@@ -12,7 +12,13 @@
 #                    returns non-zero (with the broker's log on stderr, and
 #                    nothing left behind) on failure
 #   rmq_kill         SIGKILL the broker's process group (beam.smp and its
-#                    helpers: a crash, no shutdown); data, ports and epmd stay
+#                    helpers: a crash, no shutdown) and wait until it is gone
+#                    and the port closed; data, ports and epmd stay. Note:
+#                    RabbitMQ 3.10 writes a durable queue's definition to its
+#                    mnesia log lazily, so a queue declared a second or two
+#                    before the crash can be lost, with its confirmed
+#                    messages; run  rmq_ctl eval 'ok = mnesia:sync_log().'
+#                    before rmq_kill when the test needs it to survive
 #   rmq_restart      start it again on the same node, ports and data (durable
 #                    queues and persistent messages survive); waits like
 #                    rmq_start. A running broker is stopped cleanly first.
@@ -44,24 +50,30 @@
 # RMQ_DIR within a second or so when the shell that called rmq_start dies
 # without rmq_stop (SIGKILL, ctest timeout). Processes are only ever killed
 # by pid or process group.
-# One broker per shell; python3 (or node) finds free ports.
+# One broker per shell; python3 (or node) finds free ports. Works with the
+# caller's set -u, and set -e / pipefail.
+
+RMQ__LETTERS=ABCDEFGHIJKLMNOPQRSTUVWXYZ
 
 rmq__now() { printf '%(%s)T' -1; }
 
-# 0 when /proc/PID exists and is not a zombie.
+# 0 when process $1 exists and is not a zombie. A zombie waiting for a slow
+# init to reap it holds no ports or files; but a multi-threaded process
+# (beam.smp) dying of SIGKILL shows as a zombie while its other threads are
+# still exiting (and its sockets still open), so that counts as alive.
 rmq__alive() {
-  local s
+  local s f
   [ -n "${1:-}" ] && [ "$1" -gt 0 ] 2> /dev/null || return 1
   { s=$(< "/proc/$1/stat"); } 2> /dev/null || return 1
   s=${s##*) }
-  [ "${s%% *}" != Z ]
+  read -r -a f <<< "$s"
+  [ "${f[0]}" != Z ] || [ "${f[17]:-1}" -gt 1 ]
 }
 
-# 0 when some process in process group $1 is still running (zombies, which
-# hold no ports or files, waiting for a slow init to reap them, do not count).
+# 0 when some process in process group $1 is alive (as rmq__alive).
 rmq__group_alive() {
   [ -n "${1:-}" ] && [ "$1" -gt 0 ] 2> /dev/null && kill -0 -- "-$1" 2> /dev/null || return 1
-  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
+  ps -e -o pgid=,stat=,nlwp= | awk -v g="$1" '$1 == g && ($2 !~ /^Z/ || $3 > 1) { f = 1 } END { exit !f }'
 }
 
 rmq__port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
@@ -118,7 +130,7 @@ rmq__spawn() {
   ) < /dev/null >> "$out" 2>&1 &
   # Not a job of the caller's: no "Killed" notices; bash still reaps it.
   disown "$!"
-  RMQ__SPAWNED=
+  RMQ__SPAWNED=''
   for i in $(seq 1 250); do
     if [ -s "$pidfile" ]; then
       read -r RMQ__SPAWNED < "$pidfile"
@@ -133,7 +145,8 @@ rmq__spawn() {
 
 # What the watchdog kills: "broker_pgid epmd_pid".
 rmq__write_pids() {
-  echo "${RMQ_PGID:-0} ${RMQ_EPMD_PID:-0}" > "$RMQ_DIR/pids.tmp" && mv "$RMQ_DIR/pids.tmp" "$RMQ_DIR/pids"
+  { echo "${RMQ_PGID:-0} ${RMQ_EPMD_PID:-0}" > "$RMQ_DIR/pids.tmp" && mv "$RMQ_DIR/pids.tmp" "$RMQ_DIR/pids"; } 2> /dev/null ||
+    true
 }
 
 rmq__log_tail() {
@@ -149,12 +162,12 @@ rmq__log_tail() {
 rmq__kill_group() {
   local i
   [ -n "${RMQ_PGID:-}" ] || return 0
-  kill -9 -- "-$RMQ_PGID" 2> /dev/null
+  kill -9 -- "-$RMQ_PGID" 2> /dev/null || true
   for i in $(seq 1 200); do
-    rmq__group_alive "$RMQ_PGID" || break
+    rmq__group_alive "$RMQ_PGID" || rmq__port_open "$RMQ_PORT" || break
     sleep 0.05
   done
-  RMQ_PGID=
+  RMQ_PGID=''
   rmq__write_pids
 }
 
@@ -162,6 +175,10 @@ rmq__amqp() {
   command -v python3 > /dev/null || {
     echo "rmq: python3 is needed for an AMQP client" >&2
     return 2
+  }
+  [ -n "${RMQ_DIR:-}" ] && [ -n "${RMQ_PORT:-}" ] || {
+    echo "rmq: no broker (call rmq_start)" >&2
+    return 1
   }
   timeout 30 python3 - "$RMQ_PORT" "$@" << 'EOF'
 # A minimal AMQP 0-9-1 client: login as guest to vhost "/", optionally
@@ -236,7 +253,10 @@ EOF
 
 rmq_ping() { rmq__amqp ping 2> /dev/null; }
 
-rmq_publish() { rmq__amqp publish "${1:?rmq_publish QUEUE BODY}" "${2-}"; }
+rmq_publish() {
+  [ $# -ge 1 ] || { echo "usage: rmq_publish QUEUE BODY" >&2; return 2; }
+  rmq__amqp publish "$1" "${2-}"
+}
 
 rmq_ctl() {
   [ -n "${RMQ_DIR:-}" ] && [ -d "$RMQ_DIR" ] || {
@@ -293,12 +313,12 @@ rmq__start_server() {
 }
 
 rmq_start() {
-  local user ports cookie
+  local user ports cookie='' i
   if [ -n "${RMQ_DIR:-}" ]; then
     echo "rmq_start: a broker is already set up in $RMQ_DIR (rmq_stop first)" >&2
     return 1
   fi
-  RMQ__RUN=() RMQ__ENV=() RMQ_PGID= RMQ_EPMD_PID= RMQ_WATCHDOG_PID=
+  RMQ__RUN=() RMQ__ENV=() RMQ_PGID='' RMQ_EPMD_PID='' RMQ_WATCHDOG_PID=''
   if ! rmq__find; then
     echo "rmq_start: RabbitMQ not found (no rabbitmq-server and rabbitmqctl in $RMQ__SBIN, or no epmd):" \
       "install the Debian package \"rabbitmq-server\" (apt-get install rabbitmq-server)" >&2
@@ -319,6 +339,7 @@ rmq_start() {
   RMQ_DIR=$(mktemp -d "${TMPDIR:-/tmp}/distrise-rmq.XXXXXX") || { RMQ_DIR=; return 1; }
   RMQ__OWNER=$BASHPID
   RMQ_NODE="distrise${BASHPID}s${RANDOM}@localhost"
+  # shellcheck disable=SC2034 # for the caller
   RMQ_URL="amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
   # A small test broker: no disk alarm on a nearly full /tmp.
   printf '%s\n' 'disk_free_limit.absolute = 1MB' 'vm_memory_high_watermark.relative = 0.6' \
@@ -326,7 +347,7 @@ rmq_start() {
   echo '[].' > "$RMQ_DIR/advanced.config"
   echo '[].' > "$RMQ_DIR/enabled_plugins"
   : > "$RMQ_DIR/rabbitmq-env.conf"
-  cookie=$(LC_ALL=C tr -dc A-Z < /dev/urandom | head -c 20)
+  for i in $(seq 1 20); do cookie+=${RMQ__LETTERS:RANDOM%26:1}; done
   printf '%s' "$cookie" > "$RMQ_DIR/.erlang.cookie"
   chmod 400 "$RMQ_DIR/.erlang.cookie"
   if [ "$(id -u)" -eq 0 ]; then
@@ -379,7 +400,6 @@ rmq_start() {
   }
   RMQ_EPMD_PID=$RMQ__SPAWNED
   rmq__write_pids
-  local i
   for i in $(seq 1 100); do
     rmq__port_open "$RMQ__EPMD_PORT" && break
     sleep 0.05
@@ -408,7 +428,7 @@ rmq_restart() {
     return 1
   }
   if [ -n "${RMQ_PGID:-}" ]; then
-    rmq_ctl stop >> "$RMQ_DIR/ctl.out" 2>&1
+    rmq_ctl stop >> "$RMQ_DIR/ctl.out" 2>&1 || true
     rmq__kill_group # whatever outlived the VM
   fi
   rmq__start_server
@@ -417,10 +437,10 @@ rmq_restart() {
 rmq_stop() {
   if [ -n "${RMQ_DIR:-}" ]; then
     rmq__kill_group
-    if [ -n "${RMQ_EPMD_PID:-}" ]; then kill -9 -- "-$RMQ_EPMD_PID" 2> /dev/null; fi
-    if [ -n "${RMQ_WATCHDOG_PID:-}" ]; then kill -9 -- "-$RMQ_WATCHDOG_PID" 2> /dev/null; fi
+    if [ -n "${RMQ_EPMD_PID:-}" ]; then kill -9 -- "-$RMQ_EPMD_PID" 2> /dev/null || true; fi
+    if [ -n "${RMQ_WATCHDOG_PID:-}" ]; then kill -9 -- "-$RMQ_WATCHDOG_PID" 2> /dev/null || true; fi
     rm -rf "$RMQ_DIR"
   fi
-  RMQ_DIR= RMQ_PGID= RMQ_EPMD_PID= RMQ_WATCHDOG_PID=
+  RMQ_DIR='' RMQ_PGID='' RMQ_EPMD_PID='' RMQ_WATCHDOG_PID=''
   return 0
 }
