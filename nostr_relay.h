@@ -147,10 +147,15 @@ NOSTRDEF size_t nostr_subindex_match(nostr_subindex *ix, const nostr_event *ev, 
                                      void *user);
 /* Subscriptions in the index. */
 NOSTRDEF size_t nostr_subindex_count(const nostr_subindex *ix);
-/* NIP-50 word match shared with the stores: 1 when every word of query
- * (separated by space, \t..\r or NUL, as the pgwire store splits them)
- * occurs in content as a substring, ASCII case-insensitive; an empty
- * query matches. */
+/* NIP-50 match shared with the stores (the built-in store's REQ, live
+ * subscriptions; the pgwire store's words table follows the same rules):
+ * 1 when every term of query (separated by space, \t..\r or NUL) matches
+ * content, ASCII case-insensitive. Terms and content are split into words
+ * alike (runs of ASCII letters, digits and bytes >= 0x80; words under 2
+ * bytes skipped, cut at 40 bytes); a term matches when each of its words
+ * is a whole word of the content and, when the term is not exactly one
+ * such word (punctuation inside, a cut word, no word at all), it also
+ * occurs as written. An empty query matches. */
 NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *content, size_t clen);
 
 /* ---- store_builtin: the default store, memory indexes + append-only log ----
@@ -525,12 +530,18 @@ NOSTRDEF int nostr_relay_conn_authed(const nostr_relay_conn *c, unsigned char pu
  * (docs/database.md has it with each index and the filter it serves):
  *   events(id, pubkey, created_at, kind, d_tag, expiration, content, raw)
  *   tags(name, value, created_at, event_id)   single-letter tags
+ *   words(word, created_at, event_id)          content words, NIP-50 search
  *   deletions(id, pubkey)                      NIP-09 "e" targets
  *   deleted_coords(pubkey, kind, d_tag, until_ts)  NIP-09 "a" targets
  *   nostr_meta(key, value)                     schema version
  * ids and pubkeys are bytea (32 bytes); content holds the event's content
- * with ASCII letters lowered, for NIP-50 search (content LIKE '%word%' per
- * word, a scan); raw holds the JSON text as it was put. The gateway's
+ * with ASCII letters lowered; words its first 64 distinct words (runs of
+ * ASCII letters, digits and UTF-8, 2 to 40 bytes, longer ones cut), so a
+ * NIP-50 search reads one word's index newest first: each search word
+ * must be a whole word of the content, ASCII case-insensitive; a term with
+ * no word of 2 bytes ("a", "%") is a substring scan (LIKE). An older
+ * database's words table is filled at open with create_schema;
+ * raw holds the JSON text as it was put. The gateway's
  * tables (gateway_relays, event_relays) are created apart, by
  * nostr_pgwire_gateway_schema (below).
  *
@@ -1247,6 +1258,62 @@ static int nostr__subindex_has_word(const char *w, size_t n, const char *c, size
     return 0;
 }
 
+/* NIP-50 words, split as the pgwire store splits them: a run of ASCII
+ * letters and digits and bytes >= 0x80 (UTF-8 stays whole inside words);
+ * words shorter than 2 bytes are skipped, longer than 40 are cut there
+ * (back to a character boundary). The next word at or after *i. */
+static int nostr__subindex_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static int nostr__subindex_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len)
+{
+    size_t a;
+    while (*i < n) {
+        while (*i < n && !nostr__subindex_word_byte((unsigned char)t[*i])) (*i)++;
+        a = *i;
+        while (*i < n && nostr__subindex_word_byte((unsigned char)t[*i])) (*i)++;
+        if (*i - a < 2) continue;
+        *start = a;
+        *len = *i - a;
+        if (*len > 40) {
+            *len = 40;
+            while (*len > 2 && ((unsigned char)t[a + *len] & 0xc0) == 0x80) (*len)--;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Is w (n bytes) one of content's words (ASCII case-insensitive)? */
+static int nostr__subindex_has_whole_word(const char *w, size_t n, const char *c, size_t clen)
+{
+    size_t i = 0, a, l, k;
+    while (nostr__subindex_next_word(c, clen, &i, &a, &l)) {
+        if (l != n) continue;
+        for (k = 0; k < n && nostr__subindex_lower(c[a + k]) == nostr__subindex_lower(w[k]); k++) {
+        }
+        if (k == n) return 1;
+    }
+    return 0;
+}
+
+/* One search term: each of its words a whole word of the content; a term
+ * that is not exactly one whole word (punctuation, a cut word, no word of
+ * 2 bytes) must also occur as written. */
+static int nostr__subindex_term(const char *t, size_t n, const char *c, size_t clen)
+{
+    size_t i = 0, a, l;
+    int words = 0, exact = 0;
+    while (nostr__subindex_next_word(t, n, &i, &a, &l)) {
+        if (!nostr__subindex_has_whole_word(t + a, l, c, clen)) return 0;
+        words++;
+        exact = a == 0 && l == n;
+    }
+    return (words == 1 && exact) || nostr__subindex_has_word(t, n, c, clen);
+}
+
 NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *content, size_t clen)
 {
     size_t i = 0, j;
@@ -1255,7 +1322,7 @@ NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *cont
         if (i >= qlen) break;
         for (j = i; j < qlen && !nostr__subindex_space(query[j]); j++) {
         }
-        if (!nostr__subindex_has_word(query + i, j - i, content, clen)) return 0;
+        if (!nostr__subindex_term(query + i, j - i, content, clen)) return 0;
         i = j;
     }
     return 1;
@@ -5175,12 +5242,21 @@ enum {
     NOSTR__PGWIRE_NOMEM = 5
 };
 
+/* The words table: missing (an old database opened without create_schema:
+ * neither written nor read), there but not filled for older events (written,
+ * not read: search scans), or ready. */
+enum { NOSTR__PGWIRE_WORDS_NONE = 0, NOSTR__PGWIRE_WORDS_PARTIAL = 1, NOSTR__PGWIRE_WORDS_READY = 2 };
+
 #define NOSTR__PGWIRE_TRIES 10       /* attempts of one transaction on 40001 */
 #define NOSTR__PGWIRE_CACHE 4096     /* ids remembered for has(); a power of two */
 #define NOSTR__PGWIRE_STMTS 64       /* prepared statements kept per connection */
 #define NOSTR__PGWIRE_MAX_VALUE 1024 /* longer tag values and d tags are indexed by hash */
 #define NOSTR__PGWIRE_SCHEMA "1"     /* nostr_meta 'schema' */
 #define NOSTR__PGWIRE_PAGE 10000     /* rows per recent_ids statement */
+#define NOSTR__PGWIRE_WORD_MIN 2     /* shorter words are not indexed (search scans for them) */
+#define NOSTR__PGWIRE_WORD_MAX 40    /* longer words are indexed by their first 40 bytes */
+#define NOSTR__PGWIRE_WORDS 64       /* distinct words indexed per event: the first 64 */
+#define NOSTR__PGWIRE_FILL_PAGE 500  /* events per statement when filling words at open */
 
 /* The schema. Every statement is accepted by PostgreSQL and CockroachDB
  * but the tags table's key: its index must run (name, value, created_at
@@ -5188,8 +5264,9 @@ enum {
  * returns. PostgreSQL cannot order a primary key DESC, so there it is a
  * unique index on a table without one; CockroachDB gets it as the primary
  * key (a table without one would get a sequential hidden key, and every
- * insert would land on one range). docs/database.md says which filter
- * each index serves. */
+ * insert would land on one range). The words table (NIP-50 search) is
+ * keyed the same way. docs/database.md says which filter each index
+ * serves. */
 static const char *const nostr__pgwire_schema[] = {
     "CREATE TABLE IF NOT EXISTS events (id bytea PRIMARY KEY, pubkey bytea NOT NULL, created_at bigint NOT NULL, "
     "kind integer NOT NULL, d_tag bytea, expiration bigint, content text NOT NULL, raw text NOT NULL)",
@@ -5201,6 +5278,8 @@ static const char *const nostr__pgwire_schema[] = {
     "CREATE INDEX IF NOT EXISTS events_expiration_idx ON events (expiration) WHERE expiration IS NOT NULL",
     NULL, /* tags: nostr__pgwire_schema_tags_pg or _crdb */
     "CREATE INDEX IF NOT EXISTS tags_event_idx ON tags (event_id)",
+    NULL, /* words: nostr__pgwire_schema_words_pg or _crdb */
+    "CREATE INDEX IF NOT EXISTS words_event_idx ON words (event_id)",
     "CREATE TABLE IF NOT EXISTS deletions (id bytea NOT NULL, pubkey bytea NOT NULL, PRIMARY KEY (id, pubkey))",
     "CREATE TABLE IF NOT EXISTS deleted_coords (pubkey bytea NOT NULL, kind integer NOT NULL, d_tag bytea NOT NULL, "
     "until_ts bigint NOT NULL, PRIMARY KEY (pubkey, kind, d_tag))",
@@ -5213,6 +5292,15 @@ static const char *const nostr__pgwire_schema_tags_pg[] = {
 static const char *const nostr__pgwire_schema_tags_crdb[] = {
     "CREATE TABLE IF NOT EXISTS tags (name text NOT NULL, value bytea NOT NULL, created_at bigint NOT NULL, "
     "event_id bytea NOT NULL, PRIMARY KEY (name, value, created_at DESC, event_id))",
+    NULL};
+/* NIP-50: each event's distinct content words (nostr__pgwire_next_word),
+ * so a search reads one word's index entries newest first, like a tag. */
+static const char *const nostr__pgwire_schema_words_pg[] = {
+    "CREATE TABLE IF NOT EXISTS words (word text NOT NULL, created_at bigint NOT NULL, event_id bytea NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS words_word_idx ON words (word, created_at DESC, event_id)", NULL};
+static const char *const nostr__pgwire_schema_words_crdb[] = {
+    "CREATE TABLE IF NOT EXISTS words (word text NOT NULL, created_at bigint NOT NULL, event_id bytea NOT NULL, "
+    "PRIMARY KEY (word, created_at DESC, event_id))",
     NULL};
 
 /* The commit's statements. unnest() of several arrays gives one row per
@@ -5228,6 +5316,7 @@ static const char nostr__pgwire_sql_lookup_keys[] =
     "JOIN unnest($1::bytea[], $2::int4[], $3::bytea[]) AS k (pubkey, kind, d_tag) "
     "ON c.pubkey = k.pubkey AND c.kind = k.kind AND c.d_tag = k.d_tag";
 static const char nostr__pgwire_sql_drop_tags[] = "DELETE FROM tags WHERE event_id = ANY($1::bytea[])";
+static const char nostr__pgwire_sql_drop_words[] = "DELETE FROM words WHERE event_id = ANY($1::bytea[])";
 static const char nostr__pgwire_sql_drop_events[] = "DELETE FROM events WHERE id = ANY($1::bytea[])";
 static const char nostr__pgwire_sql_insert_events[] =
     "INSERT INTO events (id, pubkey, created_at, kind, d_tag, expiration, content, raw) "
@@ -5237,6 +5326,10 @@ static const char nostr__pgwire_sql_insert_tags[] =
     "INSERT INTO tags (event_id, name, value, created_at) "
     "SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::int8[]) AS t (event_id, name, value, created_at) "
     "ORDER BY name, value, created_at DESC, event_id ON CONFLICT DO NOTHING";
+static const char nostr__pgwire_sql_insert_words[] =
+    "INSERT INTO words (event_id, word, created_at) "
+    "SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[]) AS w (event_id, word, created_at) "
+    "ORDER BY word, created_at DESC, event_id ON CONFLICT DO NOTHING";
 static const char nostr__pgwire_sql_insert_deletions[] =
     "INSERT INTO deletions (id, pubkey) SELECT * FROM unnest($1::bytea[], $2::bytea[]) "
     "ON CONFLICT (id, pubkey) DO NOTHING";
@@ -5246,6 +5339,8 @@ static const char nostr__pgwire_sql_insert_coords[] =
     "ON CONFLICT (pubkey, kind, d_tag) DO UPDATE SET until_ts = greatest(deleted_coords.until_ts, excluded.until_ts)";
 static const char nostr__pgwire_sql_purge_tags[] =
     "DELETE FROM tags WHERE event_id IN (SELECT id FROM events WHERE expiration <= $1::int8)";
+static const char nostr__pgwire_sql_purge_words[] =
+    "DELETE FROM words WHERE event_id IN (SELECT id FROM events WHERE expiration <= $1::int8)";
 static const char nostr__pgwire_sql_purge_events[] = "DELETE FROM events WHERE expiration <= $1::int8";
 
 /* The gateway's tables (nostr_pgwire_gateway_schema), apart from the
@@ -5309,6 +5404,7 @@ typedef struct nostr__pgwire_put {
     size_t content, content_len; /* ASCII-lowered, NUL as space */
     size_t d, d_len;             /* the address's d tag, as stored (see nostr__pgwire_value) */
     size_t tag0, ntags;          /* into s->tags */
+    size_t word0, nwords;        /* into s->words */
     size_t ref0, nrefs;          /* into s->refs (kind 5) */
     nostr_store_put_fn done;
     void *user;
@@ -5321,6 +5417,12 @@ typedef struct nostr__pgwire_tagref {
     size_t value, len;
     char name;
 } nostr__pgwire_tagref;
+
+/* A content word to index: bytes in s->text (lowered, at most
+ * NOSTR__PGWIRE_WORD_MAX). */
+typedef struct nostr__pgwire_wordref {
+    size_t off, len;
+} nostr__pgwire_wordref;
 
 /* What a deletion names: an event id ("e"), or a coordinate ("a") whose
  * pubkey is the deletion's own. */
@@ -5399,6 +5501,12 @@ struct nostr_pgwire {
     size_t ntags, cap_tags;
     nostr__pgwire_ref *refs;
     size_t nrefs, cap_refs;
+    nostr__pgwire_wordref *words; /* the queued puts' words */
+    size_t nwords, cap_words;
+    nostr_buf qtext;                        /* a search, lowered (query scratch) */
+    nostr__pgwire_wordref *qwords, *qlikes; /* its indexed words; its terms checked by LIKE */
+    size_t nqwords, cap_qwords, nqlikes, cap_qlikes;
+    int words_state; /* NOSTR__PGWIRE_WORDS_*: is the words table there, and complete */
     nostr_buf text;
     nostr__pgwire_seen *seen; /* provenance records for the next flush */
     size_t nseen, cap_seen;
@@ -5519,6 +5627,38 @@ static void nostr__pgwire_value(const char *v, size_t len, unsigned char tmp[33]
     }
     *out = (const char *)tmp;
     *out_len = 33;
+}
+
+/* NIP-50 words. Content and searches are split alike: a word is a run of
+ * ASCII letters and digits and bytes >= 0x80 (so UTF-8 sequences stay
+ * whole inside words); any other byte separates. The text is lowered
+ * (ASCII) by the caller. Words shorter than NOSTR__PGWIRE_WORD_MIN bytes
+ * are skipped; longer ones than NOSTR__PGWIRE_WORD_MAX are cut there, back
+ * to a character boundary (the same cut on both sides, so a long word is
+ * found by its first 40 bytes). The next word at or after *i in t[0, n):
+ * 1 with its start and (cut) length, *i past it; 0 at the end. */
+static int nostr__pgwire_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static int nostr__pgwire_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len)
+{
+    size_t a;
+    while (*i < n) {
+        while (*i < n && !nostr__pgwire_word_byte((unsigned char)t[*i])) (*i)++;
+        a = *i;
+        while (*i < n && nostr__pgwire_word_byte((unsigned char)t[*i])) (*i)++;
+        if (*i - a < NOSTR__PGWIRE_WORD_MIN) continue;
+        *start = a;
+        *len = *i - a;
+        if (*len > NOSTR__PGWIRE_WORD_MAX) {
+            *len = NOSTR__PGWIRE_WORD_MAX;
+            while (*len > NOSTR__PGWIRE_WORD_MIN && ((unsigned char)t[a + *len] & 0xc0) == 0x80) (*len)--;
+        }
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- the recent-id cache behind has() ---- */
@@ -6039,11 +6179,40 @@ static int nostr__pgwire_queue_fields(nostr_pgwire *s, nostr__pgwire_put *p, con
     return NOSTR_OK;
 }
 
+/* The put's distinct content words (the first NOSTR__PGWIRE_WORDS), from
+ * its lowered content in s->text, into s->words. */
+static int nostr__pgwire_queue_words(nostr_pgwire *s, nostr__pgwire_put *p)
+{
+    unsigned char slot[2 * NOSTR__PGWIRE_WORDS]; /* 1 + index among this put's words, by hash */
+    size_t i = 0, start, len, h;
+    void *np;
+    memset(slot, 0, sizeof slot);
+    p->word0 = s->nwords;
+    p->nwords = 0;
+    while (p->nwords < NOSTR__PGWIRE_WORDS &&
+           nostr__pgwire_next_word(s->text.data + p->content, p->content_len, &i, &start, &len)) {
+        const char *w = s->text.data + p->content + start;
+        for (h = (size_t)nostr__pgwire_hash(w, len) % sizeof slot; slot[h]; h = (h + 1) % sizeof slot) {
+            const nostr__pgwire_wordref *o = &s->words[p->word0 + slot[h] - 1];
+            if (o->len == len && memcmp(s->text.data + o->off, w, len) == 0) break;
+        }
+        if (slot[h]) continue; /* seen */
+        if (!(np = nostr__pgwire_reserve(s->al, s->words, &s->cap_words, s->nwords + 1, sizeof *s->words)))
+            return NOSTR_ERR_NOMEM;
+        s->words = (nostr__pgwire_wordref *)np;
+        s->words[s->nwords].off = p->content + start;
+        s->words[s->nwords].len = len;
+        s->nwords++;
+        slot[h] = (unsigned char)++p->nwords;
+    }
+    return NOSTR_OK;
+}
+
 static int nostr__pgwire_put_fn(void *self, const nostr_event *ev, const char *json, size_t len,
                                 nostr_store_put_fn done, void *user)
 {
     nostr_pgwire *s = (nostr_pgwire *)self;
-    size_t text0 = s->text.len, tags0 = s->ntags, refs0 = s->nrefs;
+    size_t text0 = s->text.len, tags0 = s->ntags, refs0 = s->nrefs, words0 = s->nwords;
     nostr__pgwire_put *p;
     void *np;
     if (!ev || !json || !len || !done) return NOSTR_ERR_ARG;
@@ -6062,10 +6231,11 @@ static int nostr__pgwire_put_fn(void *self, const nostr_event *ev, const char *j
     p->ref0 = s->nrefs;
     p->done = done;
     p->user = user;
-    if (nostr__pgwire_queue_fields(s, p, ev, json, len) != NOSTR_OK) {
+    if (nostr__pgwire_queue_fields(s, p, ev, json, len) != NOSTR_OK || nostr__pgwire_queue_words(s, p) != NOSTR_OK) {
         s->text.len = text0; /* as if it never came */
         s->ntags = tags0;
         s->nrefs = refs0;
+        s->nwords = words0;
         return NOSTR_ERR_NOMEM;
     }
     s->nputs++;
@@ -6334,6 +6504,7 @@ static int nostr__pgwire_write_drops(nostr_pgwire *s)
         if (nostr__pgwire_array_add(p, s->drop.data + i, 32)) return NOSTR__PGWIRE_NOMEM;
     nostr__pgwire_array_end(p);
     cls = nostr__pgwire_run(s, nostr__pgwire_sql_drop_tags, p);
+    if (!cls && s->words_state != NOSTR__PGWIRE_WORDS_NONE) cls = nostr__pgwire_run(s, nostr__pgwire_sql_drop_words, p);
     if (!cls) cls = nostr__pgwire_run(s, nostr__pgwire_sql_drop_events, p);
     return cls;
 }
@@ -6413,6 +6584,39 @@ static int nostr__pgwire_write_tags(nostr_pgwire *s)
     }
     if (rc) return NOSTR__PGWIRE_NOMEM;
     return nostr__pgwire_run(s, nostr__pgwire_sql_insert_tags, p);
+}
+
+/* The inserted events' words (queued with the puts). */
+static int nostr__pgwire_write_words(nostr_pgwire *s)
+{
+    nostr__pgwire_params *p = &s->params;
+    size_t i, j;
+    int col, any = 0, rc = 0;
+    if (s->words_state == NOSTR__PGWIRE_WORDS_NONE) return NOSTR__PGWIRE_DONE;
+    for (i = s->written; i < s->nputs; i++) any |= s->puts[i].insert && s->puts[i].nwords;
+    if (!any) return NOSTR__PGWIRE_DONE;
+    nostr__pgwire_params_reset(p);
+    for (col = 0; col < 3 && !rc; col++) {
+        static const Oid types[3][2] = {{NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA},
+                                        {NOSTR__PGWIRE_TEXT_ARRAY, NOSTR__PGWIRE_TEXT},
+                                        {NOSTR__PGWIRE_INT8_ARRAY, NOSTR__PGWIRE_INT8}};
+        if (nostr__pgwire_array_begin(s, p, types[col][0], types[col][1]) < 0) return NOSTR__PGWIRE_NOMEM;
+        for (i = s->written; i < s->nputs && !rc; i++) {
+            const nostr__pgwire_put *e = &s->puts[i];
+            if (!e->insert) continue;
+            for (j = e->word0; j < e->word0 + e->nwords && !rc; j++) {
+                if (col == 0)
+                    rc = nostr__pgwire_array_add(p, e->id, 32);
+                else if (col == 1)
+                    rc = nostr__pgwire_array_add(p, s->text.data + s->words[j].off, s->words[j].len);
+                else
+                    rc = nostr__pgwire_array_add_i64(p, e->created_at);
+            }
+        }
+        if (!rc) rc = nostr__pgwire_array_end(p);
+    }
+    if (rc) return NOSTR__PGWIRE_NOMEM;
+    return nostr__pgwire_run(s, nostr__pgwire_sql_insert_words, p);
 }
 
 static int nostr__pgwire_write_deletions(nostr_pgwire *s)
@@ -6510,6 +6714,7 @@ static int nostr__pgwire_write_puts(nostr_pgwire *s, int ambiguous)
     if ((cls = nostr__pgwire_write_drops(s)) != 0) return cls;
     if ((cls = nostr__pgwire_write_events(s)) != 0) return cls;
     if ((cls = nostr__pgwire_write_tags(s)) != 0) return cls;
+    if ((cls = nostr__pgwire_write_words(s)) != 0) return cls;
     return nostr__pgwire_write_deletions(s);
 }
 
@@ -6571,7 +6776,7 @@ NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s)
     s->written -= n;
     if (!s->nputs) { /* nothing left points into the buffers */
         nostr_buf_clear(&s->text);
-        s->ntags = s->nrefs = 0;
+        s->ntags = s->nrefs = s->nwords = 0;
     }
     if (worst == NOSTR_OK) worst = s->seen_rc; /* provenance records were dropped */
     s->seen_rc = NOSTR_OK;
@@ -6653,37 +6858,112 @@ static int nostr__pgwire_where_tag(nostr_pgwire *s, const nostr_tag_filter *t, i
     return rc;
 }
 
-/* NIP-50: every whitespace-separated word of the search, ASCII lowered,
- * must occur in content: content LIKE '%word%' with % _ \ escaped, the
- * pattern a parameter. Not an index scan: see docs/database.md. */
-static int nostr__pgwire_where_search(nostr_pgwire *s, const nostr_str *q)
+static int nostr__pgwire_search_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || c == 0;
+}
+
+static int nostr__pgwire_span_add(nostr_pgwire *s, nostr__pgwire_wordref **arr, size_t *n, size_t *cap, size_t off,
+                                  size_t len)
+{
+    void *np = nostr__pgwire_reserve(s->al, *arr, cap, *n + 1, sizeof **arr);
+    if (!np) return NOSTR_ERR_NOMEM;
+    *arr = (nostr__pgwire_wordref *)np;
+    (*arr)[*n].off = off;
+    (*arr)[*n].len = len;
+    (*n)++;
+    return NOSTR_OK;
+}
+
+/* NIP-50: every whitespace-separated term of the search must occur in
+ * content, ASCII case-insensitive. Each term is split into words as
+ * content is (nostr__pgwire_next_word); every such word must be one of the
+ * event's indexed words (a whole word, not part of one). A term that is
+ * not exactly one indexed word (punctuation in it, a word cut at 40 bytes,
+ * or no word of 2 bytes or more: "a", "%") is also checked as a substring,
+ * content LIKE '%term%'. Fills s->qtext (the search lowered), s->qwords
+ * (distinct words, into qtext) and s->qlikes (terms for LIKE); *drive gets
+ * the word to read the index by, the longest (likely the rarest), or -1
+ * when there is none (or the words table is not ready: then every term is
+ * a LIKE, a scan). */
+static int nostr__pgwire_search_plan(nostr_pgwire *s, const nostr_str *q, long *drive)
+{
+    size_t i = 0, j, k, start, len, best = 0;
+    int rc = NOSTR_OK;
+    nostr_buf_clear(&s->qtext);
+    s->nqwords = s->nqlikes = 0;
+    *drive = -1;
+    if (nostr_buf_reserve(&s->qtext, q->len + 1)) return NOSTR_ERR_NOMEM;
+    for (i = 0; i < q->len; i++) {
+        char c = q->ptr[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        s->qtext.data[s->qtext.len++] = nostr__pgwire_search_space(c) ? ' ' : c;
+    }
+    i = 0;
+    while (i < s->qtext.len && !rc) {
+        const char *t;
+        int words = 0, whole = 0;
+        while (i < s->qtext.len && s->qtext.data[i] == ' ') i++;
+        if (i >= s->qtext.len) break;
+        for (j = i; j < s->qtext.len && s->qtext.data[j] != ' '; j++) {
+        }
+        t = s->qtext.data + i;
+        for (k = 0; s->words_state == NOSTR__PGWIRE_WORDS_READY && !rc &&
+                    nostr__pgwire_next_word(t, j - i, &k, &start, &len);) {
+            size_t m;
+            words++;
+            whole = start == 0 && len == j - i;
+            for (m = 0; m < s->nqwords; m++)
+                if (s->qwords[m].len == len && memcmp(s->qtext.data + s->qwords[m].off, t + start, len) == 0) break;
+            if (m < s->nqwords) continue;
+            rc = nostr__pgwire_span_add(s, &s->qwords, &s->nqwords, &s->cap_qwords, i + start, len);
+            if (!rc && len > best) best = len, *drive = (long)m;
+        }
+        if (!rc && !(words == 1 && whole))
+            rc = nostr__pgwire_span_add(s, &s->qlikes, &s->nqlikes, &s->cap_qlikes, i, j - i);
+        i = j;
+    }
+    return rc;
+}
+
+/* The search's conditions (s->qwords but the driving one, s->qlikes):
+ * EXISTS on the words index for each word, content LIKE '%term%' with % _
+ * \ escaped for each term. Patterns and words are parameters. OFFSET 0
+ * keeps PostgreSQL from turning the EXISTS into a semi-join (it would
+ * then hash every row of the word and scan events): it stays one probe of
+ * words_word_idx per row the driver hands over, and the limit still
+ * stops the driver early. Driven by a word, the probe names the driver's
+ * row (w), so it runs on the index entry, before the event is fetched. */
+static int nostr__pgwire_where_search(nostr_pgwire *s, long drive)
 {
     nostr__pgwire_params *p = &s->params;
-    size_t i = 0, j;
-    int rc;
-    while (i < q->len) {
-        nostr_buf pat;
-        char c;
-        while (i < q->len && (q->ptr[i] == ' ' || (q->ptr[i] >= '\t' && q->ptr[i] <= '\r') || q->ptr[i] == 0)) i++;
-        if (i >= q->len) break;
-        nostr_buf_init(&pat, s->al);
+    nostr_buf pat;
+    size_t i, j;
+    int rc = NOSTR_OK;
+    for (i = 0; i < s->nqwords && !rc; i++) {
+        if ((long)i == drive) continue;
+        rc = nostr__pgwire_sql_param(
+            &s->sql, " AND EXISTS (SELECT 1 FROM words x WHERE x.word = $",
+            nostr__pgwire_param(s, p, NOSTR__PGWIRE_TEXT, s->qtext.data + s->qwords[i].off, s->qwords[i].len),
+            drive >= 0 ? "::text AND x.created_at = w.created_at AND x.event_id = w.event_id OFFSET 0)"
+                       : "::text AND x.created_at = e.created_at AND x.event_id = e.id OFFSET 0)");
+    }
+    nostr_buf_init(&pat, s->al);
+    for (i = 0; i < s->nqlikes && !rc; i++) {
+        const char *t = s->qtext.data + s->qlikes[i].off;
+        nostr_buf_clear(&pat);
         rc = nostr_buf_append_char(&pat, '%');
-        for (j = i; j < q->len && !rc; j++) {
-            c = q->ptr[j];
-            if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0) break;
-            if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-            if (c == '%' || c == '_' || c == '\\') rc = nostr_buf_append_char(&pat, '\\');
-            if (!rc) rc = nostr_buf_append_char(&pat, c);
+        for (j = 0; j < s->qlikes[i].len && !rc; j++) {
+            if (t[j] == '%' || t[j] == '_' || t[j] == '\\') rc = nostr_buf_append_char(&pat, '\\');
+            if (!rc) rc = nostr_buf_append_char(&pat, t[j]);
         }
         if (!rc) rc = nostr_buf_append_char(&pat, '%');
         if (!rc)
             rc = nostr__pgwire_sql_param(&s->sql, " AND e.content LIKE $",
                                          nostr__pgwire_param(s, p, NOSTR__PGWIRE_TEXT, pat.data, pat.len), "::text");
-        nostr_buf_free(&pat);
-        if (rc) return rc;
-        i = j;
     }
-    return NOSTR_OK;
+    nostr_buf_free(&pat);
+    return rc;
 }
 
 /* The tag filter that drives the query, or -1: one with a single value is
@@ -6713,10 +6993,17 @@ static int nostr__pgwire_lateral(const nostr_filter *f, long driver, int limit)
 static int nostr__pgwire_select(nostr_pgwire *s, const nostr_filter *f, const char *what, int order, int limit)
 {
     nostr__pgwire_params *p = &s->params;
-    long driver = nostr__pgwire_driver(f);
-    int lateral = nostr__pgwire_lateral(f, driver, limit);
-    int rc = NOSTR_OK, since = 0, until = 0, lim = 0, n;
+    long driver = nostr__pgwire_driver(f), word = -1;
+    int lateral, rc = NOSTR_OK, since = 0, until = 0, lim = 0, n;
+    const char *at = " AND e.created_at";
     size_t i;
+    /* A search word drives unless ids (the primary key) or a single tag
+     * value (its index) does: the words index hands rows over newest
+     * first, like the tag index, and the limit stops it. */
+    if ((f->fields & NOSTR_FILTER_SEARCH) && nostr__pgwire_search_plan(s, &f->search, &word)) return NOSTR_ERR_NOMEM;
+    if (driver >= 0 || (f->fields & NOSTR_FILTER_IDS)) word = -1;
+    lateral = word < 0 && nostr__pgwire_lateral(f, driver, limit);
+    if (word >= 0) at = " AND w.created_at"; /* in the words index: a range of it */
     if (nostr_buf_append_str(&s->sql, "SELECT ") || nostr_buf_append_str(&s->sql, what)) return NOSTR_ERR_NOMEM;
     if (f->fields & NOSTR_FILTER_SINCE) since = nostr__pgwire_param_i64(s, p, f->since);
     if (f->fields & NOSTR_FILTER_UNTIL) until = nostr__pgwire_param_i64(s, p, f->until);
@@ -6741,6 +7028,11 @@ static int nostr__pgwire_select(nostr_pgwire *s, const nostr_filter *f, const ch
         if (!rc) rc = nostr__pgwire_where_values(s, " AND t.value", &f->tags[driver]);
         if (!rc && nostr_buf_append_str(&s->sql, " AND (e.expiration IS NULL OR e.expiration > $1::int8)"))
             rc = NOSTR_ERR_NOMEM;
+    } else if (word >= 0) {
+        rc = nostr__pgwire_sql_param(&s->sql, " FROM words w JOIN events e ON e.id = w.event_id WHERE w.word = $",
+                                     nostr__pgwire_param(s, p, NOSTR__PGWIRE_TEXT, s->qtext.data + s->qwords[word].off,
+                                                         s->qwords[word].len),
+                                     "::text AND (e.expiration IS NULL OR e.expiration > $1::int8)");
     } else if (nostr_buf_append_str(&s->sql,
                                     " FROM events e WHERE (e.expiration IS NULL OR e.expiration > $1::int8)")) {
         rc = NOSTR_ERR_NOMEM;
@@ -6763,17 +7055,20 @@ static int nostr__pgwire_select(nostr_pgwire *s, const nostr_filter *f, const ch
             rc = nostr__pgwire_sql_param(&s->sql, " AND e.kind = ANY($", n, "::int4[])");
         }
     }
-    if (!rc && since) rc = nostr__pgwire_sql_param(&s->sql, " AND e.created_at >= $", since, "::int8");
-    if (!rc && until) rc = nostr__pgwire_sql_param(&s->sql, " AND e.created_at <= $", until, "::int8");
+    if (!rc && since && (rc = nostr_buf_append_str(&s->sql, at)) == NOSTR_OK)
+        rc = nostr__pgwire_sql_param(&s->sql, " >= $", since, "::int8");
+    if (!rc && until && (rc = nostr_buf_append_str(&s->sql, at)) == NOSTR_OK)
+        rc = nostr__pgwire_sql_param(&s->sql, " <= $", until, "::int8");
     for (i = 0; !rc && i < f->tags_count; i++)
         if ((long)i != driver) rc = nostr__pgwire_where_tag(s, &f->tags[i], since, until);
-    if (!rc && (f->fields & NOSTR_FILTER_SEARCH)) rc = nostr__pgwire_where_search(s, &f->search);
+    if (!rc && (f->fields & NOSTR_FILTER_SEARCH)) rc = nostr__pgwire_where_search(s, word);
     if (!rc && lateral) {
         rc = nostr__pgwire_sql_param(&s->sql, " ORDER BY e.created_at DESC, e.id LIMIT $", lim, "::int8) e");
     }
-    /* Driven by a tag: its index order (created_at equals the event's). */
+    /* Driven by a tag or a word: its index order (created_at equals the event's). */
     if (!rc && order &&
-        nostr_buf_append_str(&s->sql, driver >= 0 ? " ORDER BY t.created_at DESC, t.event_id"
+        nostr_buf_append_str(&s->sql, driver >= 0  ? " ORDER BY t.created_at DESC, t.event_id"
+                                      : word >= 0 ? " ORDER BY w.created_at DESC, w.event_id"
                                                   : " ORDER BY e.created_at DESC, e.id"))
         rc = NOSTR_ERR_NOMEM;
     if (!rc && lim) rc = nostr__pgwire_sql_param(&s->sql, " LIMIT $", lim, "::int8");
@@ -6944,6 +7239,8 @@ static int nostr__pgwire_purge_body(nostr_pgwire *s, void *arg, int ambiguous)
     nostr__pgwire_params_reset(&s->params);
     if (nostr__pgwire_param_i64(s, &s->params, io[0]) < 0) return NOSTR__PGWIRE_NOMEM;
     cls = nostr__pgwire_run(s, nostr__pgwire_sql_purge_tags, &s->params);
+    if (!cls && s->words_state != NOSTR__PGWIRE_WORDS_NONE)
+        cls = nostr__pgwire_run(s, nostr__pgwire_sql_purge_words, &s->params);
     if (cls) return cls;
     cls = nostr__pgwire_exec(s, nostr__pgwire_sql_purge_events, &s->params, &r);
     if (cls) return cls;
@@ -6979,6 +7276,10 @@ static void nostr__pgwire_free(nostr_pgwire *s)
     nostr_free(al, s->puts);
     nostr_free(al, s->tags);
     nostr_free(al, s->refs);
+    nostr_free(al, s->words);
+    nostr_free(al, s->qwords);
+    nostr_free(al, s->qlikes);
+    nostr_buf_free(&s->qtext);
     nostr_free(al, s->seen);
     nostr_buf_free(&s->text);
     nostr__pgwire_map_free(al, &s->ids);
@@ -7002,27 +7303,138 @@ static void nostr__pgwire_destroy_fn(void *self)
     nostr__pgwire_free((nostr_pgwire *)self);
 }
 
+/* Fill the words table from the stored events, newest first, a page of
+ * NOSTR__PGWIRE_FILL_PAGE events per statement (each its own transaction;
+ * ON CONFLICT DO NOTHING, so a rerun or a concurrent writer is harmless).
+ * The pages go through the put queue's buffers, empty at open, and the
+ * commit's own words statement. Returns NOSTR__PGWIRE_DONE or a class. */
+static int nostr__pgwire_words_fill(nostr_pgwire *s, long long *total)
+{
+    static const char first_sql[] =
+        "SELECT id, created_at, content FROM events ORDER BY created_at DESC, id LIMIT $1::int8";
+    static const char next_sql[] = "SELECT id, created_at, content FROM events WHERE created_at <= $2::int8 "
+                                   "AND (created_at < $2::int8 OR id > $3::bytea) ORDER BY created_at DESC, id "
+                                   "LIMIT $1::int8";
+    unsigned char last[32];
+    long long at = 0;
+    int cls = NOSTR__PGWIRE_DONE, first = 1, n = NOSTR__PGWIRE_FILL_PAGE, k;
+    void *np;
+    *total = 0;
+    memset(last, 0, sizeof last);
+    while (n == NOSTR__PGWIRE_FILL_PAGE && cls == NOSTR__PGWIRE_DONE) {
+        PGresult *r;
+        nostr__pgwire_params_reset(&s->params);
+        if (nostr__pgwire_param_i64(s, &s->params, NOSTR__PGWIRE_FILL_PAGE) < 0 ||
+            (!first && (nostr__pgwire_param_i64(s, &s->params, at) < 0 ||
+                        nostr__pgwire_param(s, &s->params, NOSTR__PGWIRE_BYTEA, last, 32) < 0)))
+            return NOSTR__PGWIRE_NOMEM;
+        if ((cls = nostr__pgwire_exec(s, first ? first_sql : next_sql, &s->params, &r)) != NOSTR__PGWIRE_DONE)
+            return cls;
+        first = 0;
+        n = PQntuples(r);
+        if (!(np = nostr__pgwire_reserve(s->al, s->puts, &s->cap_puts, (size_t)n + 1, sizeof *s->puts))) {
+            PQclear(r);
+            return NOSTR__PGWIRE_NOMEM;
+        }
+        s->puts = (nostr__pgwire_put *)np;
+        for (k = 0; k < n && cls == NOSTR__PGWIRE_DONE; k++) {
+            nostr__pgwire_put *p = &s->puts[s->nputs];
+            if (PQgetlength(r, k, 0) != 32) continue;
+            memset(p, 0, sizeof *p);
+            memcpy(p->id, PQgetvalue(r, k, 0), 32);
+            p->created_at = nostr__pgwire_int(r, k, 1);
+            p->content = s->text.len;
+            p->content_len = (size_t)PQgetlength(r, k, 2);
+            p->insert = 1;
+            if (nostr_buf_append(&s->text, PQgetvalue(r, k, 2), p->content_len) ||
+                nostr__pgwire_queue_words(s, p) != NOSTR_OK)
+                cls = NOSTR__PGWIRE_NOMEM;
+            s->nputs++;
+            memcpy(last, p->id, 32);
+            at = p->created_at;
+        }
+        PQclear(r);
+        if (cls == NOSTR__PGWIRE_DONE) cls = nostr__pgwire_write_words(s);
+        *total += (long long)s->nputs;
+        s->nputs = s->nwords = 0;
+        nostr_buf_clear(&s->text);
+        if (cls == NOSTR__PGWIRE_DONE && *total % 100000 < NOSTR__PGWIRE_FILL_PAGE && *total >= 100000) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "%lld events", *total);
+            nostr__pgwire_log(s, NOSTR_LOG_INFO, "filling the words table", msg);
+        }
+    }
+    return cls;
+}
+
+/* Is the words table there and filled? nostr_meta's 'words' row says it
+ * was filled once (every writer since writes words as it puts). Without
+ * it: with create_schema, fill it now from the stored events and add the
+ * row; without, search scans (LIKE) until a store opens with
+ * create_schema, and words are written only when the table exists. */
+static void nostr__pgwire_words_setup(nostr_pgwire *s, int create)
+{
+    PGresult *r = PQexec(s->conn, "SELECT value FROM nostr_meta WHERE key = 'words'");
+    long long total = 0;
+    char msg[96];
+    int cls;
+    s->words_state = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? NOSTR__PGWIRE_WORDS_READY
+                                                                              : NOSTR__PGWIRE_WORDS_NONE;
+    PQclear(r);
+    if (s->words_state == NOSTR__PGWIRE_WORDS_READY) return;
+    if (!create) {
+        r = PQexec(s->conn, "SELECT 1 FROM words LIMIT 1");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) s->words_state = NOSTR__PGWIRE_WORDS_PARTIAL;
+        PQclear(r);
+        nostr__pgwire_log(s, NOSTR_LOG_WARN,
+                          "the words table is missing or not filled: search scans until a store opens with "
+                          "create_schema (docs/database.md)",
+                          NULL);
+        return;
+    }
+    s->words_state = NOSTR__PGWIRE_WORDS_PARTIAL;
+    cls = nostr__pgwire_words_fill(s, &total);
+    if (cls == NOSTR__PGWIRE_DONE)
+        cls = nostr__pgwire_simple(s, "INSERT INTO nostr_meta (key, value) VALUES ('words', '1') "
+                                      "ON CONFLICT (key) DO NOTHING");
+    if (cls != NOSTR__PGWIRE_DONE) {
+        nostr__pgwire_log(s, NOSTR_LOG_ERROR, "filling the words table failed: search scans until the next open",
+                          s->err);
+        return;
+    }
+    s->words_state = NOSTR__PGWIRE_WORDS_READY;
+    if (total) {
+        snprintf(msg, sizeof msg, "%lld events", total);
+        nostr__pgwire_log(s, NOSTR_LOG_INFO, "filled the words table", msg);
+    }
+}
+
 /* CREATE ... IF NOT EXISTS each table and index, then check the schema
  * version (also when not creating: a missing schema is an error at open,
  * not at the first put). */
 static int nostr__pgwire_schema_setup(nostr_pgwire *s, int create, nostr_error *err)
 {
-    const char *const *tags = nostr__pgwire_schema_tags_pg;
+    const char *const *keyed[2];
     PGresult *r;
-    size_t i;
+    size_t i, nkeyed = 0;
     int ok = 1;
+    keyed[0] = nostr__pgwire_schema_tags_pg;
+    keyed[1] = nostr__pgwire_schema_words_pg;
     if (create) {
         r = PQexec(s->conn, "SELECT version()");
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strstr(PQgetvalue(r, 0, 0), "CockroachDB"))
-            tags = nostr__pgwire_schema_tags_crdb;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strstr(PQgetvalue(r, 0, 0), "CockroachDB")) {
+            keyed[0] = nostr__pgwire_schema_tags_crdb;
+            keyed[1] = nostr__pgwire_schema_words_crdb;
+        }
         PQclear(r);
     }
     for (i = 0; create && ok && i < sizeof nostr__pgwire_schema / sizeof nostr__pgwire_schema[0]; i++) {
+        const char *const *t;
         if (nostr__pgwire_schema[i]) {
             ok = nostr__pgwire_simple(s, nostr__pgwire_schema[i]) == NOSTR__PGWIRE_DONE;
             continue;
         }
-        for (; ok && *tags; tags++) ok = nostr__pgwire_simple(s, *tags) == NOSTR__PGWIRE_DONE;
+        for (t = keyed[nkeyed++ & 1]; ok && *t; t++) ok = nostr__pgwire_simple(s, *t) == NOSTR__PGWIRE_DONE;
     }
     if (!ok) {
         nostr__pgwire_log(s, NOSTR_LOG_ERROR, "creating the schema failed", s->err);
@@ -7042,6 +7454,7 @@ static int nostr__pgwire_schema_setup(nostr_pgwire *s, int create, nostr_error *
         if (err) err->msg = "pgwire: unknown schema version (see the log)";
     }
     PQclear(r);
+    if (ok) nostr__pgwire_words_setup(s, create);
     return ok ? NOSTR_OK : NOSTR_ERR_NET;
 }
 
@@ -7067,6 +7480,7 @@ NOSTRDEF int nostr_pgwire_open(nostr_pgwire **out, const nostr_pgwire_config *cf
     s->log = cfg->log;
     s->log_user = cfg->log_user;
     nostr_buf_init(&s->text, s->al);
+    nostr_buf_init(&s->qtext, s->al);
     nostr_buf_init(&s->ids.keys, s->al);
     nostr_buf_init(&s->dels.keys, s->al);
     nostr_buf_init(&s->keys.keys, s->al);

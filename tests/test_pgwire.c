@@ -259,7 +259,8 @@ static void test_schema(void)
     CHECK(s3 != NULL);
     nostr_pgwire_close(s3);
     CHECK_EQ(sql_number(ci, "SELECT count(*) FROM pg_indexes WHERE tablename IN ('events','tags')"), 9);
-    CHECK_EQ(sql_number(ci, "SELECT count(*) FROM nostr_meta"), 1);
+    CHECK_EQ(sql_number(ci, "SELECT count(*) FROM pg_indexes WHERE tablename = 'words'"), 2);
+    CHECK_EQ(sql_number(ci, "SELECT count(*) FROM nostr_meta"), 2); /* 'schema', 'words' (filled) */
 }
 
 /* Replace every occurrence of `from` in s (NUL-terminated, in a malloc'd

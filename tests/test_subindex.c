@@ -818,11 +818,17 @@ static void test_search(void)
     CHECK_EQ(S("hello", "Hello, world"), 1);
     CHECK_EQ(S("WORLD hello", "Hello, world"), 1);
     CHECK_EQ(S("hello there", "Hello, world"), 0);
-    CHECK_EQ(S("lo, wo", "Hello, world"), 1); /* words are substrings */
+    CHECK_EQ(S("lo, wo", "Hello, world"), 0); /* whole words, not parts of words */
     CHECK_EQ(S("x", ""), 0);
     CHECK_EQ(S("worlds", "world"), 0);
-    CHECK_EQ(S("ld", "world"), 1);
-    CHECK_EQ(S("aab", "aaab"), 1);
+    CHECK_EQ(S("ld", "world"), 0);
+    CHECK_EQ(S("aab", "aaab"), 0);
+    CHECK_EQ(S("hello,", "Hello, world"), 1);   /* punctuation: the words, and the term as written */
+    CHECK_EQ(S("e-mail", "send an E-mail"), 1);
+    CHECK_EQ(S("e-mail", "mail for e"), 0);
+    CHECK_EQ(S("a", "a cat"), 1); /* no word of 2 bytes: as written only */
+    CHECK_EQ(S("nostr", "#nostr rocks"), 1);
+    CHECK_EQ(S("caf\xc3\xa9", "un caf\xc3\xa9 noir"), 1);
     CHECK_EQ(S("\xc3\xa9t\xc3\xa9", "\xc3\xa9T\xc3\xa9 ici"), 1); /* ASCII folding only */
     CHECK_EQ(S("\xc3\x89t\xc3\xa9", "\xc3\xa9t\xc3\xa9"), 0);
     CHECK_EQ(nostr_search_match("a\0b", 3, "xbxa", 4), 1); /* NUL separates words */

@@ -9,12 +9,18 @@
  * (docs/database.md has it with each index and the filter it serves):
  *   events(id, pubkey, created_at, kind, d_tag, expiration, content, raw)
  *   tags(name, value, created_at, event_id)   single-letter tags
+ *   words(word, created_at, event_id)          content words, NIP-50 search
  *   deletions(id, pubkey)                      NIP-09 "e" targets
  *   deleted_coords(pubkey, kind, d_tag, until_ts)  NIP-09 "a" targets
  *   nostr_meta(key, value)                     schema version
  * ids and pubkeys are bytea (32 bytes); content holds the event's content
- * with ASCII letters lowered, for NIP-50 search (content LIKE '%word%' per
- * word, a scan); raw holds the JSON text as it was put. The gateway's
+ * with ASCII letters lowered; words its first 64 distinct words (runs of
+ * ASCII letters, digits and UTF-8, 2 to 40 bytes, longer ones cut), so a
+ * NIP-50 search reads one word's index newest first: each search word
+ * must be a whole word of the content, ASCII case-insensitive; a term with
+ * no word of 2 bytes ("a", "%") is a substring scan (LIKE). An older
+ * database's words table is filled at open with create_schema;
+ * raw holds the JSON text as it was put. The gateway's
  * tables (gateway_relays, event_relays) are created apart, by
  * nostr_pgwire_gateway_schema (below).
  *

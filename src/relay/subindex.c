@@ -573,6 +573,62 @@ static int nostr__subindex_has_word(const char *w, size_t n, const char *c, size
     return 0;
 }
 
+/* NIP-50 words, split as the pgwire store splits them: a run of ASCII
+ * letters and digits and bytes >= 0x80 (UTF-8 stays whole inside words);
+ * words shorter than 2 bytes are skipped, longer than 40 are cut there
+ * (back to a character boundary). The next word at or after *i. */
+static int nostr__subindex_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static int nostr__subindex_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len)
+{
+    size_t a;
+    while (*i < n) {
+        while (*i < n && !nostr__subindex_word_byte((unsigned char)t[*i])) (*i)++;
+        a = *i;
+        while (*i < n && nostr__subindex_word_byte((unsigned char)t[*i])) (*i)++;
+        if (*i - a < 2) continue;
+        *start = a;
+        *len = *i - a;
+        if (*len > 40) {
+            *len = 40;
+            while (*len > 2 && ((unsigned char)t[a + *len] & 0xc0) == 0x80) (*len)--;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Is w (n bytes) one of content's words (ASCII case-insensitive)? */
+static int nostr__subindex_has_whole_word(const char *w, size_t n, const char *c, size_t clen)
+{
+    size_t i = 0, a, l, k;
+    while (nostr__subindex_next_word(c, clen, &i, &a, &l)) {
+        if (l != n) continue;
+        for (k = 0; k < n && nostr__subindex_lower(c[a + k]) == nostr__subindex_lower(w[k]); k++) {
+        }
+        if (k == n) return 1;
+    }
+    return 0;
+}
+
+/* One search term: each of its words a whole word of the content; a term
+ * that is not exactly one whole word (punctuation, a cut word, no word of
+ * 2 bytes) must also occur as written. */
+static int nostr__subindex_term(const char *t, size_t n, const char *c, size_t clen)
+{
+    size_t i = 0, a, l;
+    int words = 0, exact = 0;
+    while (nostr__subindex_next_word(t, n, &i, &a, &l)) {
+        if (!nostr__subindex_has_whole_word(t + a, l, c, clen)) return 0;
+        words++;
+        exact = a == 0 && l == n;
+    }
+    return (words == 1 && exact) || nostr__subindex_has_word(t, n, c, clen);
+}
+
 NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *content, size_t clen)
 {
     size_t i = 0, j;
@@ -581,7 +637,7 @@ NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *cont
         if (i >= qlen) break;
         for (j = i; j < qlen && !nostr__subindex_space(query[j]); j++) {
         }
-        if (!nostr__subindex_has_word(query + i, j - i, content, clen)) return 0;
+        if (!nostr__subindex_term(query + i, j - i, content, clen)) return 0;
         i = j;
     }
     return 1;

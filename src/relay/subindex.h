@@ -32,8 +32,13 @@ NOSTRDEF size_t nostr_subindex_match(nostr_subindex *ix, const nostr_event *ev, 
                                      void *user);
 /* Subscriptions in the index. */
 NOSTRDEF size_t nostr_subindex_count(const nostr_subindex *ix);
-/* NIP-50 word match shared with the stores: 1 when every word of query
- * (separated by space, \t..\r or NUL, as the pgwire store splits them)
- * occurs in content as a substring, ASCII case-insensitive; an empty
- * query matches. */
+/* NIP-50 match shared with the stores (the built-in store's REQ, live
+ * subscriptions; the pgwire store's words table follows the same rules):
+ * 1 when every term of query (separated by space, \t..\r or NUL) matches
+ * content, ASCII case-insensitive. Terms and content are split into words
+ * alike (runs of ASCII letters, digits and bytes >= 0x80; words under 2
+ * bytes skipped, cut at 40 bytes); a term matches when each of its words
+ * is a whole word of the content and, when the term is not exactly one
+ * such word (punctuation inside, a cut word, no word at all), it also
+ * occurs as written. An empty query matches. */
 NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *content, size_t clen);
