@@ -35,8 +35,10 @@ enum { NOSTR__PGWIRE_WORDS_NONE = 0, NOSTR__PGWIRE_WORDS_PARTIAL = 1, NOSTR__PGW
 #define NOSTR__PGWIRE_MAX_VALUE 1024 /* longer tag values and d tags are indexed by hash */
 #define NOSTR__PGWIRE_SCHEMA "1"     /* nostr_meta 'schema' */
 #define NOSTR__PGWIRE_PAGE 10000     /* rows per recent_ids statement */
-#define NOSTR__PGWIRE_WORD_MIN 2     /* shorter words are not indexed (search scans for them) */
-#define NOSTR__PGWIRE_WORD_MAX 40    /* longer words are indexed by their first 40 bytes */
+/* NIP-50 words: nostr_search_next_word (subindex), shared with the
+ * built-in store and live matching; shorter than NOSTR_SEARCH_WORD_MIN
+ * bytes are not indexed (search scans for them), longer are indexed by
+ * their first NOSTR_SEARCH_WORD_MAX bytes. */
 #define NOSTR__PGWIRE_WORDS 64       /* distinct words indexed per event: the first 64 */
 #define NOSTR__PGWIRE_FILL_PAGE 500  /* events per statement when filling words at open */
 
@@ -75,7 +77,7 @@ static const char *const nostr__pgwire_schema_tags_crdb[] = {
     "CREATE TABLE IF NOT EXISTS tags (name text NOT NULL, value bytea NOT NULL, created_at bigint NOT NULL, "
     "event_id bytea NOT NULL, PRIMARY KEY (name, value, created_at DESC, event_id))",
     NULL};
-/* NIP-50: each event's distinct content words (nostr__pgwire_next_word),
+/* NIP-50: each event's distinct content words (nostr_search_next_word),
  * so a search reads one word's index entries newest first, like a tag. */
 static const char *const nostr__pgwire_schema_words_pg[] = {
     "CREATE TABLE IF NOT EXISTS words (word text NOT NULL, created_at bigint NOT NULL, event_id bytea NOT NULL)",
@@ -201,7 +203,7 @@ typedef struct nostr__pgwire_tagref {
 } nostr__pgwire_tagref;
 
 /* A content word to index: bytes in s->text (lowered, at most
- * NOSTR__PGWIRE_WORD_MAX). */
+ * NOSTR_SEARCH_WORD_MAX). */
 typedef struct nostr__pgwire_wordref {
     size_t off, len;
 } nostr__pgwire_wordref;
@@ -409,38 +411,6 @@ static void nostr__pgwire_value(const char *v, size_t len, unsigned char tmp[33]
     }
     *out = (const char *)tmp;
     *out_len = 33;
-}
-
-/* NIP-50 words. Content and searches are split alike: a word is a run of
- * ASCII letters and digits and bytes >= 0x80 (so UTF-8 sequences stay
- * whole inside words); any other byte separates. The text is lowered
- * (ASCII) by the caller. Words shorter than NOSTR__PGWIRE_WORD_MIN bytes
- * are skipped; longer ones than NOSTR__PGWIRE_WORD_MAX are cut there, back
- * to a character boundary (the same cut on both sides, so a long word is
- * found by its first 40 bytes). The next word at or after *i in t[0, n):
- * 1 with its start and (cut) length, *i past it; 0 at the end. */
-static int nostr__pgwire_word_byte(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
-
-static int nostr__pgwire_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len)
-{
-    size_t a;
-    while (*i < n) {
-        while (*i < n && !nostr__pgwire_word_byte((unsigned char)t[*i])) (*i)++;
-        a = *i;
-        while (*i < n && nostr__pgwire_word_byte((unsigned char)t[*i])) (*i)++;
-        if (*i - a < NOSTR__PGWIRE_WORD_MIN) continue;
-        *start = a;
-        *len = *i - a;
-        if (*len > NOSTR__PGWIRE_WORD_MAX) {
-            *len = NOSTR__PGWIRE_WORD_MAX;
-            while (*len > NOSTR__PGWIRE_WORD_MIN && ((unsigned char)t[a + *len] & 0xc0) == 0x80) (*len)--;
-        }
-        return 1;
-    }
-    return 0;
 }
 
 /* ---- the recent-id cache behind has() ---- */
@@ -972,7 +942,7 @@ static int nostr__pgwire_queue_words(nostr_pgwire *s, nostr__pgwire_put *p)
     p->word0 = s->nwords;
     p->nwords = 0;
     while (p->nwords < NOSTR__PGWIRE_WORDS &&
-           nostr__pgwire_next_word(s->text.data + p->content, p->content_len, &i, &start, &len)) {
+           nostr_search_next_word(s->text.data + p->content, p->content_len, &i, &start, &len)) {
         const char *w = s->text.data + p->content + start;
         for (h = (size_t)nostr__pgwire_hash(w, len) % sizeof slot; slot[h]; h = (h + 1) % sizeof slot) {
             const nostr__pgwire_wordref *o = &s->words[p->word0 + slot[h] - 1];
@@ -1659,7 +1629,7 @@ static int nostr__pgwire_span_add(nostr_pgwire *s, nostr__pgwire_wordref **arr, 
 
 /* NIP-50: every whitespace-separated term of the search must occur in
  * content, ASCII case-insensitive. Each term is split into words as
- * content is (nostr__pgwire_next_word); every such word must be one of the
+ * content is (nostr_search_next_word); every such word must be one of the
  * event's indexed words (a whole word, not part of one). A term that is
  * not exactly one indexed word (punctuation in it, a word cut at 40 bytes,
  * or no word of 2 bytes or more: "a", "%") is also checked as a substring,
@@ -1691,7 +1661,7 @@ static int nostr__pgwire_search_plan(nostr_pgwire *s, const nostr_str *q, long *
         }
         t = s->qtext.data + i;
         for (k = 0; s->words_state == NOSTR__PGWIRE_WORDS_READY && !rc &&
-                    nostr__pgwire_next_word(t, j - i, &k, &start, &len);) {
+                    nostr_search_next_word(t, j - i, &k, &start, &len);) {
             size_t m;
             words++;
             whole = start == 0 && len == j - i;

@@ -573,28 +573,24 @@ static int nostr__subindex_has_word(const char *w, size_t n, const char *c, size
     return 0;
 }
 
-/* NIP-50 words, split as the pgwire store splits them: a run of ASCII
- * letters and digits and bytes >= 0x80 (UTF-8 stays whole inside words);
- * words shorter than 2 bytes are skipped, longer than 40 are cut there
- * (back to a character boundary). The next word at or after *i. */
 static int nostr__subindex_word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
-static int nostr__subindex_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len)
+NOSTRDEF int nostr_search_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len)
 {
     size_t a;
     while (*i < n) {
         while (*i < n && !nostr__subindex_word_byte((unsigned char)t[*i])) (*i)++;
         a = *i;
         while (*i < n && nostr__subindex_word_byte((unsigned char)t[*i])) (*i)++;
-        if (*i - a < 2) continue;
+        if (*i - a < NOSTR_SEARCH_WORD_MIN) continue;
         *start = a;
         *len = *i - a;
-        if (*len > 40) {
-            *len = 40;
-            while (*len > 2 && ((unsigned char)t[a + *len] & 0xc0) == 0x80) (*len)--;
+        if (*len > NOSTR_SEARCH_WORD_MAX) {
+            *len = NOSTR_SEARCH_WORD_MAX;
+            while (*len > NOSTR_SEARCH_WORD_MIN && ((unsigned char)t[a + *len] & 0xc0) == 0x80) (*len)--;
         }
         return 1;
     }
@@ -605,7 +601,7 @@ static int nostr__subindex_next_word(const char *t, size_t n, size_t *i, size_t 
 static int nostr__subindex_has_whole_word(const char *w, size_t n, const char *c, size_t clen)
 {
     size_t i = 0, a, l, k;
-    while (nostr__subindex_next_word(c, clen, &i, &a, &l)) {
+    while (nostr_search_next_word(c, clen, &i, &a, &l)) {
         if (l != n) continue;
         for (k = 0; k < n && nostr__subindex_lower(c[a + k]) == nostr__subindex_lower(w[k]); k++) {
         }
@@ -621,7 +617,7 @@ static int nostr__subindex_term(const char *t, size_t n, const char *c, size_t c
 {
     size_t i = 0, a, l;
     int words = 0, exact = 0;
-    while (nostr__subindex_next_word(t, n, &i, &a, &l)) {
+    while (nostr_search_next_word(t, n, &i, &a, &l)) {
         if (!nostr__subindex_has_whole_word(t + a, l, c, clen)) return 0;
         words++;
         exact = a == 0 && l == n;

@@ -42,3 +42,12 @@ NOSTRDEF size_t nostr_subindex_count(const nostr_subindex *ix);
  * such word (punctuation inside, a cut word, no word at all), it also
  * occurs as written. An empty query matches. */
 NOSTRDEF int nostr_search_match(const char *query, size_t qlen, const char *content, size_t clen);
+/* The word splitter behind it (the pgwire store indexes the same words):
+ * a word is a run of ASCII letters, digits and bytes >= 0x80 (UTF-8 stays
+ * whole inside words); any other byte separates; words shorter than
+ * NOSTR_SEARCH_WORD_MIN bytes are skipped, longer than NOSTR_SEARCH_WORD_MAX
+ * cut there, back to a character boundary. The next word at or after *i in
+ * t[0, n): 1 with its start and (cut) length, *i past it; 0 at the end. */
+#define NOSTR_SEARCH_WORD_MIN 2
+#define NOSTR_SEARCH_WORD_MAX 40
+NOSTRDEF int nostr_search_next_word(const char *t, size_t n, size_t *i, size_t *start, size_t *len);
