@@ -100,6 +100,7 @@ struct nostr_gateway {
     nostr__gw_entry *ents;
     uint32_t *buckets;
     uint32_t nents, ent_next, nbuckets; /* ent_next: the pool slot reused next */
+    unsigned long long seed;            /* the bucket hash's key */
     nostr__gw_waiter *waiters;
     uint32_t nwaiters, cap_waiters, free_waiter;
     /* backlog */
@@ -135,11 +136,14 @@ static long long nostr__gw_unix(nostr_gateway *gw)
 
 /* ---- dedup set ---- */
 
+/* Ids are SHA-256 outputs, but relays choose them: a keyed mix of eight
+ * bytes, so nobody can grind ids into one chain without knowing the key. */
 static uint32_t nostr__gw_bucket(const nostr_gateway *gw, const unsigned char id[32])
 {
-    uint32_t h;
-    memcpy(&h, id, 4); /* ids are hashes: any four bytes are uniform */
-    return h & (gw->nbuckets - 1);
+    unsigned long long h;
+    memcpy(&h, id + 8, 8);
+    h = (h ^ gw->seed) * 0x9E3779B97F4A7C15ULL;
+    return (uint32_t)(h >> 32) & (gw->nbuckets - 1);
 }
 
 static nostr__gw_entry *nostr__gw_find(nostr_gateway *gw, const unsigned char id[32])
@@ -1731,6 +1735,7 @@ NOSTRDEF nostr_gateway *nostr_gateway_new(const nostr_gateway_config *cfg, const
     gw->ents = (nostr__gw_entry *)nostr_alloc(gw->al, gw->nents * sizeof *gw->ents);
     gw->buckets = (uint32_t *)nostr_alloc(gw->al, gw->nbuckets * sizeof *gw->buckets);
     if (!gw->ents || !gw->buckets) goto fail;
+    if (nostr_random(cfg->ctx, &gw->seed, sizeof gw->seed) != NOSTR_OK) goto fail;
     for (i = 0; i < gw->nents; i++) gw->ents[i].state = NOSTR__GW_EMPTY;
     for (i = 0; i < gw->nbuckets; i++) gw->buckets[i] = NOSTR__GW_NONE;
     return gw;
