@@ -837,7 +837,7 @@ static void up_mask(server *s, upconn *u, unsigned mask)
 static unsigned up_want(server *s, upconn *u)
 {
     unsigned m = (u->connecting || u->out.len) ? (unsigned)EPOLLOUT : 0u;
-    if (!u->connecting && !s->paused) m |= EPOLLIN;
+    if (!u->connecting && !s->paused && !s->stopping) m |= EPOLLIN; /* stopping: no more input */
     return m;
 }
 
@@ -974,7 +974,7 @@ static void up_event(server *s, upconn *u, unsigned e)
         return;
     }
     if ((e & EPOLLOUT) && u->out.len) up_flush(s, u);
-    if (u->fd >= 0 && (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !s->paused) {
+    if (u->fd >= 0 && (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !s->paused && !s->stopping) {
         int i;
         for (i = 0; i < READS_PER_WAKEUP && u->fd >= 0 && !s->paused; i++) {
             ssize_t n = recv(u->fd, s->cs.readbuf, READ_CHUNK, 0);
@@ -1000,7 +1000,7 @@ static void update_pause(server *s)
 {
     size_t i;
     int p = nostr_gateway_paused(s->gw);
-    if (p == s->paused && !p) return;
+    if (p == s->paused && !p && !s->stopping) return;
     s->paused = p;
     for (i = 0; i < nostr_gateway_count(s->gw); i++) {
         upconn *u = (upconn *)nostr_gateway_upstream_app(nostr_gateway_at(s->gw, i));
