@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config python3 clang libclang-rt-14-dev llvm valgrind
-      libsecp256k1-dev libmbedtls-dev libpq-dev librabbitmq-dev openssl curl postgresql rabbitmq-server
+      libsecp256k1-dev libmbedtls-dev libpq-dev librabbitmq-dev openssl curl postgresql rabbitmq-server prometheus
       nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
