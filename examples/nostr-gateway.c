@@ -918,16 +918,30 @@ static int up_send(void *user, nostr_gateway_upstream *up, const void *data, siz
     return 0;
 }
 
-static void up_close(void *user, nostr_gateway_upstream *up)
+/* Forget the socket (it leaves the epoll set as it closes). */
+static void up_drop(upconn *u)
 {
-    upconn *u = (upconn *)nostr_gateway_upstream_app(up);
-    (void)user;
-    if (!u || u->fd < 0) return;
-    close(u->fd); /* leaves the epoll set */
+    if (u->fd < 0) return;
+    close(u->fd);
     u->fd = -1;
     u->mask = 0;
     u->connecting = 0;
     u->out.len = 0;
+}
+
+static void up_close(void *user, nostr_gateway_upstream *up)
+{
+    upconn *u = (upconn *)nostr_gateway_upstream_app(up);
+    (void)user;
+    if (u) up_drop(u);
+}
+
+/* The connection failed or the peer closed it: the client backs off and
+ * reconnects. */
+static void up_lost(server *s, upconn *u)
+{
+    up_drop(u);
+    nostr_gateway_disconnected(s->gw, u->up, monotonic_ms());
 }
 
 static void up_flush(server *s, upconn *u)
@@ -941,9 +955,7 @@ static void up_flush(server *s, upconn *u)
         }
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        close(u->fd);
-        u->fd = -1;
-        nostr_gateway_disconnected(s->gw, u->up, monotonic_ms());
+        up_lost(s, u);
         return;
     }
     if (off) {
@@ -962,10 +974,7 @@ static void up_event(server *s, upconn *u, unsigned e)
         if (!(e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
         getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &l);
         if (err) {
-            close(u->fd);
-            u->fd = -1;
-            u->connecting = 0;
-            nostr_gateway_disconnected(s->gw, u->up, monotonic_ms());
+            up_lost(s, u);
             return;
         }
         u->connecting = 0;
@@ -986,9 +995,7 @@ static void up_event(server *s, upconn *u, unsigned e)
             }
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-            close(u->fd);
-            u->fd = -1;
-            nostr_gateway_disconnected(s->gw, u->up, monotonic_ms());
+            up_lost(s, u);
             break;
         }
     }
