@@ -1,8 +1,8 @@
 /* nostr-gateway: many upstream relays into one database, served back fast.
  *
  *   nostr-gateway [--bind ADDR] [--port N] --db CONNINFO [--amqp URL] [--relay URL]...
- *                 [--token T] [--config FILE] [--threads N] [--batch N] [--queue N]
- *                 [--log-format text|json] [--backfill SECONDS] [--auth-key KEY]
+ *                 [--token T | --token-file FILE] [--config FILE] [--threads N] [--batch N]
+ *                 [--queue N] [--log-format text|json] [--backfill SECONDS] [--auth-key KEY]
  *
  * One epoll loop around nostr_gateway.h: upstream relays (ws:// or wss://)
  * through nostr_gateway's clients, signatures of new ids checked on worker
@@ -26,7 +26,7 @@
  * key made at start (enough for relays that want any authenticated
  * client).
  *
- * --config FILE: "key = value" lines; keys bind, port, db, amqp, token,
+ * --config FILE: "key = value" lines; keys bind, port, db, amqp, token, token_file,
  * relay (repeatable), threads, batch, queue, since_window, backfill,
  * dedup_ids, log_format, name. Flags override them. */
 #define _GNU_SOURCE
@@ -59,6 +59,28 @@ static const char *keep(options *o, const char *v)
     return c;
 }
 
+/* The token from a file (a mounted Kubernetes Secret, say), so it is not
+ * in the process's arguments; the trailing newline is not part of it. */
+static int read_token_file(options *o, const char *path)
+{
+    char buf[512];
+    size_t n;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        logf_(NOSTR_LOG_ERROR, "token file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
+    buf[n] = 0;
+    if (!n || memchr(buf, '\n', n)) {
+        logf_(NOSTR_LOG_ERROR, "token file %s: expected one line", path);
+        return -1;
+    }
+    return (o->token = keep(o, buf)) ? 0 : -1;
+}
+
 static int set_option(options *o, const char *k, const char *v)
 {
     long long n;
@@ -66,6 +88,7 @@ static int set_option(options *o, const char *k, const char *v)
     if (!strcmp(k, "db")) return (o->db = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "amqp")) return (o->amqp = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "token")) return (o->token = keep(o, v)) ? 0 : -1;
+    if (!strcmp(k, "token_file")) return read_token_file(o, v);
     if (!strcmp(k, "name")) return (o->name = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "auth_key")) return (o->auth_key = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "relay")) {
@@ -123,7 +146,7 @@ bad:
 static void usage(FILE *out)
 {
     fprintf(out, "usage: nostr-gateway [--bind ADDR] [--port N] --db CONNINFO [--amqp URL] [--relay URL]...\n"
-                 "                     [--token T] [--config FILE] [--threads N] [--batch N] [--queue N]\n"
+                 "                     [--token T | --token-file FILE] [--config FILE] [--threads N] [--batch N] [--queue N]\n"
                  "                     [--log-format text|json] [--backfill SECONDS] [--auth-key KEY]\n");
 }
 
@@ -138,6 +161,7 @@ static int parse_args(options *o, int argc, char **argv)
     for (i = 1; i < argc; i++) {
         static const char *const flags[][2] = {{"--bind", "bind"},     {"--port", "port"},   {"--db", "db"},
                                                {"--amqp", "amqp"},     {"--relay", "relay"}, {"--token", "token"},
+                                               {"--token-file", "token_file"},
                                                {"--threads", "threads"}, {"--batch", "batch"}, {"--queue", "queue"},
                                                {"--log-format", "log_format"}, {"--name", "name"},
                                                {"--backfill", "backfill"}, {"--auth-key", "auth_key"}};

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config python3 clang libclang-rt-14-dev llvm valgrind
       libsecp256k1-dev libmbedtls-dev libpq-dev librabbitmq-dev openssl curl postgresql rabbitmq-server prometheus
+      python3-yaml chromium fonts-dejavu-core
       nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
