@@ -1604,6 +1604,7 @@ struct nostr_gateway {
     nostr_gateway_config cfg;
     nostr_gateway_callbacks cb;
     const nostr_allocator *al;
+    nostr_pubkey_cache *pkcache; /* for inline verifies; made at the first */
     char *token;
     nostr_gateway_upstream **ups;
     size_t nups, cap_ups;
@@ -2074,7 +2075,8 @@ static void nostr__gw_c_event(void *user, const char *sub, const nostr_event *ev
     x->job.gw_private = x;
     up->refs++;
     if (gw->cb.verify && gw->cb.verify(gw->cb.user, &x->job) == 0) return;
-    x->job.result = nostr_event_verify(gw->cfg.ctx, &x->ev);
+    if (!gw->pkcache) gw->pkcache = nostr_pubkey_cache_new(gw->al, 0); /* NULL: verify uncached */
+    x->job.result = nostr_event_verify_cached(gw->cfg.ctx, gw->pkcache, &x->ev);
     nostr__gw_verified(gw, x);
 }
 
@@ -3269,6 +3271,7 @@ NOSTRDEF void nostr_gateway_free(nostr_gateway *gw)
     nostr_free(gw->al, gw->buckets);
     nostr_free(gw->al, gw->waiters);
     nostr_free(gw->al, gw->token);
+    nostr_pubkey_cache_free(gw->pkcache);
     nostr_buf_free(&gw->tmp);
     nostr_free(gw->al, gw);
 }

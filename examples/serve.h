@@ -150,6 +150,8 @@ typedef struct verify_pool {
 static void *verify_worker(void *arg)
 {
     verify_pool *vp = (verify_pool *)arg;
+    /* this thread's parsed keys: authors repeat (NULL: verify uncached) */
+    nostr_pubkey_cache *keys = nostr_pubkey_cache_new(NULL, 0);
     for (;;) {
         void *batch, *job, *last = NULL;
         int n = 0;
@@ -158,6 +160,7 @@ static void *verify_worker(void *arg)
         while (!vp->todo.head && !vp->stop) pthread_cond_wait(&vp->cv, &vp->mu);
         if (!vp->todo.head) { /* stopping, and nothing left to do */
             pthread_mutex_unlock(&vp->mu);
+            nostr_pubkey_cache_free(keys);
             return NULL;
         }
         /* take up to VERIFY_BATCH jobs, leave the rest to the other workers */
@@ -168,7 +171,8 @@ static void *verify_worker(void *arg)
         *vp->ops.link(last) = NULL;
         pthread_mutex_unlock(&vp->mu);
 
-        for (job = batch; job; job = *vp->ops.link(job)) *vp->ops.result(job) = nostr_event_verify(vp->ctx, vp->ops.event(job));
+        for (job = batch; job; job = *vp->ops.link(job))
+            *vp->ops.result(job) = nostr_event_verify_cached(vp->ctx, keys, vp->ops.event(job));
 
         pthread_mutex_lock(&vp->done_mu);
         if (vp->done.tail)

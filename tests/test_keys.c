@@ -27,6 +27,8 @@ static int split_csv(char *line, char **fields, int max)
     return n;
 }
 
+static nostr_pubkey_cache *vector_keys; /* 4 slots: the vectors' keys collide */
+
 static void check_vector(char **f, int *with_secret, int *variable_len)
 {
     int index = atoi(f[0]);
@@ -67,6 +69,9 @@ static void check_vector(char **f, int *with_secret, int *variable_len)
         CHECK_EQ(rc, NOSTR_OK);
     else
         CHECK_EQ(rc, bad_pubkey ? NOSTR_ERR_PUBKEY : NOSTR_ERR_SIG);
+    /* a cache of parsed keys answers the same, on a miss and on a hit */
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, vector_keys, pub, msglen ? msg : NULL, msglen, sig), rc);
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, vector_keys, pub, msglen ? msg : NULL, msglen, sig), rc);
     CHECK_EQ(nostr_pubkey_check(ctx, pub), bad_pubkey ? NOSTR_ERR_PUBKEY : NOSTR_OK);
     if (expect_valid && msglen) {
         /* one flipped message bit breaks it */
@@ -77,6 +82,8 @@ static void check_vector(char **f, int *with_secret, int *variable_len)
 
 static void test_bip340_vectors(void)
 {
+    vector_keys = nostr_pubkey_cache_new(NULL, 4);
+    CHECK(vector_keys != NULL);
     size_t len;
     char *csv = test_read_file("bip340-test-vectors.csv", &len);
     char *line, *next;
@@ -98,6 +105,7 @@ static void test_bip340_vectors(void)
     CHECK_EQ(with_secret, 8);
     CHECK_EQ(variable_len, 4);
     free(csv);
+    nostr_pubkey_cache_free(vector_keys);
 }
 
 /* --- keys --- */
@@ -365,6 +373,63 @@ static void test_custom_allocator(void)
     nostr_ctx_free(c);
 }
 
+/* One slot: every key evicts the one before. A key that does not parse
+ * leaves nothing behind; a valid key's entry never makes another key's
+ * signature pass. */
+static void test_pubkey_cache(void)
+{
+    static const char not_on_curve[] = "eefdea4cdb677750a420fee807eacf21eb9898ae79b9768766e4faa04a2d4a34";
+    counting_alloc counts = {0, 0};
+    nostr_allocator al;
+    nostr_pubkey_cache *c;
+    nostr_keys a, b;
+    unsigned char msg[32], sig_a[64], sig_b[64], bad[32];
+    int round;
+    memset(&al, 0, sizeof al);
+    al.alloc = count_alloc;
+    al.realloc = count_realloc;
+    al.free = count_free;
+    al.user = &counts;
+    memset(msg, 7, sizeof msg);
+    hex_to(not_on_curve, bad, 32);
+    CHECK_EQ(nostr_keys_generate(ctx, &a), NOSTR_OK);
+    CHECK_EQ(nostr_keys_generate(ctx, &b), NOSTR_OK);
+    CHECK_EQ(nostr_schnorr_sign(ctx, &a, msg, 32, sig_a), NOSTR_OK);
+    CHECK_EQ(nostr_schnorr_sign(ctx, &b, msg, 32, sig_b), NOSTR_OK);
+    c = nostr_pubkey_cache_new(&al, 1);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ(counts.allocs, 2);
+    for (round = 0; round < 2; round++) {
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, a.pub, msg, 32, sig_a), NOSTR_OK);
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, a.pub, msg, 32, sig_a), NOSTR_OK); /* hit */
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, a.pub, msg, 32, sig_b), NOSTR_ERR_SIG);
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, bad, msg, 32, sig_a), NOSTR_ERR_PUBKEY);
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, bad, msg, 32, sig_a), NOSTR_ERR_PUBKEY);
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, a.pub, msg, 32, sig_a), NOSTR_OK);
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, b.pub, msg, 32, sig_a), NOSTR_ERR_SIG);
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, b.pub, msg, 32, sig_b), NOSTR_OK);
+        msg[0] ^= 1; /* a changed message fails with the key cached */
+        CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, b.pub, msg, 32, sig_b), NOSTR_ERR_SIG);
+        msg[0] ^= 1;
+    }
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, NULL, msg, 32, sig_a), NOSTR_ERR_ARG);
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, a.pub, NULL, 32, sig_a), NOSTR_ERR_ARG);
+    /* no cache: the plain verify */
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, NULL, a.pub, msg, 32, sig_a), NOSTR_OK);
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, NULL, bad, msg, 32, sig_a), NOSTR_ERR_PUBKEY);
+    nostr_pubkey_cache_free(c);
+    CHECK_EQ(counts.frees, counts.allocs);
+    nostr_pubkey_cache_free(NULL);
+    CHECK(nostr_pubkey_cache_new(NULL, (size_t)1 << 30) == NULL); /* beyond 16M slots */
+    c = nostr_pubkey_cache_new(NULL, 0);                          /* the default size */
+    CHECK(c != NULL);
+    CHECK_EQ(nostr_schnorr_verify_cached(ctx, c, b.pub, msg, 32, sig_b), NOSTR_OK);
+    nostr_pubkey_cache_free(c);
+    nostr_keys_wipe(&a);
+    nostr_keys_wipe(&b);
+}
+
 typedef struct test_log {
     int count;
     int last_level;
@@ -477,6 +542,7 @@ int main(void)
     TEST_RUN(test_sign_misuse);
     TEST_RUN(test_custom_rng);
     TEST_RUN(test_custom_allocator);
+    TEST_RUN(test_pubkey_cache);
     TEST_RUN(test_logger);
     TEST_RUN(test_threads);
     nostr_ctx_free(ctx);

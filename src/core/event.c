@@ -416,6 +416,12 @@ NOSTRDEF int nostr_event_verify(const nostr_ctx *ctx, const nostr_event *ev)
     return nostr_schnorr_verify(ctx, ev->pubkey, ev->id, 32, ev->sig);
 }
 
+NOSTRDEF int nostr_event_verify_cached(const nostr_ctx *ctx, nostr_pubkey_cache *cache, const nostr_event *ev)
+{
+    if (!ev) return NOSTR_ERR_ARG;
+    return nostr_schnorr_verify_cached(ctx, cache, ev->pubkey, ev->id, 32, ev->sig);
+}
+
 NOSTRDEF size_t nostr_event_verify_batch(const nostr_ctx *ctx, const nostr_event *const *evs, size_t n, int *results)
 {
     size_t i, valid = 0;

@@ -68,6 +68,8 @@ typedef struct nostr_check_opts {
 NOSTRDEF int nostr_event_check(const nostr_event *ev, const nostr_check_opts *o, nostr_error *err);
 /* The signature over ev->id: NOSTR_OK, NOSTR_ERR_PUBKEY or NOSTR_ERR_SIG. */
 NOSTRDEF int nostr_event_verify(const nostr_ctx *ctx, const nostr_event *ev);
+/* The same with a thread's cache of parsed public keys (NULL: none). */
+NOSTRDEF int nostr_event_verify_cached(const nostr_ctx *ctx, nostr_pubkey_cache *cache, const nostr_event *ev);
 /* results[i] = nostr_event_verify(ctx, evs[i]); returns how many are valid. */
 NOSTRDEF size_t nostr_event_verify_batch(const nostr_ctx *ctx, const nostr_event *const *evs, size_t n, int *results);
 /* check + verify. */

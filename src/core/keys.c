@@ -313,3 +313,66 @@ NOSTRDEF int nostr_schnorr_verify(const nostr_ctx *ctx, const unsigned char pub[
     if (!secp256k1_xonly_pubkey_parse(ctx->secp, &xpk, pub)) return NOSTR_ERR_PUBKEY;
     return secp256k1_schnorrsig_verify(ctx->secp, sig, msg, msglen, &xpk) ? NOSTR_OK : NOSTR_ERR_SIG;
 }
+
+typedef struct nostr__pk_slot {
+    unsigned char key[32];
+    secp256k1_xonly_pubkey parsed;
+    unsigned char used;
+} nostr__pk_slot;
+
+struct nostr_pubkey_cache {
+    nostr_allocator al;
+    size_t mask;
+    nostr__pk_slot *slots;
+};
+
+NOSTRDEF nostr_pubkey_cache *nostr_pubkey_cache_new(const nostr_allocator *al, size_t slots)
+{
+    nostr_pubkey_cache *c;
+    size_t n = 1;
+    if (!slots) slots = 4096;
+    if (slots > ((size_t)1 << 24)) return NULL;
+    while (n < slots) n <<= 1;
+    c = (nostr_pubkey_cache *)nostr_alloc(al, sizeof *c);
+    if (!c) return NULL;
+    memset(c, 0, sizeof *c);
+    if (al) c->al = *al;
+    c->mask = n - 1;
+    c->slots = (nostr__pk_slot *)nostr_alloc(&c->al, n * sizeof *c->slots);
+    if (!c->slots) {
+        nostr_free(&c->al, c);
+        return NULL;
+    }
+    memset(c->slots, 0, n * sizeof *c->slots);
+    return c;
+}
+
+NOSTRDEF void nostr_pubkey_cache_free(nostr_pubkey_cache *c)
+{
+    nostr_allocator al;
+    if (!c) return;
+    al = c->al;
+    nostr_free(&al, c->slots);
+    nostr_free(&al, c);
+}
+
+NOSTRDEF int nostr_schnorr_verify_cached(const nostr_ctx *ctx, nostr_pubkey_cache *c, const unsigned char pub[32],
+                                         const unsigned char *msg, size_t msglen, const unsigned char sig[64])
+{
+    nostr__pk_slot *s;
+    size_t i;
+    if (!c) return nostr_schnorr_verify(ctx, pub, msg, msglen, sig);
+    if (!ctx || !pub || !sig || (!msg && msglen)) return NOSTR_ERR_ARG;
+    /* keys are uniform for honest authors: their first bytes index well */
+    i = ((size_t)pub[0] | (size_t)pub[1] << 8 | (size_t)pub[2] << 16 | (size_t)pub[3] << 24) & c->mask;
+    s = &c->slots[i];
+    if (!s->used || memcmp(s->key, pub, 32) != 0) {
+        if (!secp256k1_xonly_pubkey_parse(ctx->secp, &s->parsed, pub)) {
+            s->used = 0; /* parse may have written the slot */
+            return NOSTR_ERR_PUBKEY;
+        }
+        memcpy(s->key, pub, 32);
+        s->used = 1;
+    }
+    return secp256k1_schnorrsig_verify(ctx->secp, sig, msg, msglen, &s->parsed) ? NOSTR_OK : NOSTR_ERR_SIG;
+}

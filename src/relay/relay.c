@@ -128,6 +128,7 @@ struct nostr_relay_conn {
 struct nostr_relay {
     nostr_allocator alv;
     const nostr_allocator *al;
+    nostr_pubkey_cache *pkcache; /* for verifies on the relay's thread; made at the first */
     nostr_relay_config cfg;
     nostr_relay_limits lim;
     nostr_relay_callbacks cb;
@@ -983,7 +984,8 @@ static void nostr__relay_on_event(nostr_relay_conn *c, const nostr_event *ev, co
     }
     nostr__relay_rec_link(r, &x->rec, c, NOSTR__RELAY_INGEST);
     if (r->cb.verify && r->cb.verify(r->cb.user, &x->job) == 0) return; /* verify_done goes on */
-    nostr__relay_verified(r, x, nostr_event_verify(r->cfg.ctx, &x->ev));
+    if (!r->pkcache) r->pkcache = nostr_pubkey_cache_new(r->al, 0); /* NULL: verify uncached */
+    nostr__relay_verified(r, x, nostr_event_verify_cached(r->cfg.ctx, r->pkcache, &x->ev));
 }
 
 /* ---- AUTH (NIP-42) ---- */
@@ -1540,6 +1542,7 @@ NOSTRDEF void nostr_relay_free(nostr_relay *r)
     nostr__relay_ip_sweep(r, 1);
     nostr_free(r->al, r->ipt);
     nostr_subindex_free(r->ix);
+    nostr_pubkey_cache_free(r->pkcache);
     nostr_arena_free(&r->scratch);
     nostr_free(r->al, r->scratch_mem);
     nostr_buf_free(&r->tmp);
