@@ -350,6 +350,14 @@ static void test_dedup_and_provenance(void)
     CHECK(strstr(st.last_error, "invalid") != NULL);
     CHECK(st.median_size > 200 && st.median_size < 400);
     CHECK(st.avg_size > 200);
+    {
+        /* added before the first tick: its events still count in the per-minute chart */
+        unsigned long long sum = 0;
+        nostr_gateway_tick(e.gw, e.now_ms + 6000);
+        nostr_gateway_upstream_stats_get(nostr_gateway_find(e.gw, 1), &st);
+        for (i = 0; i < NOSTR_GATEWAY_MINUTES; i++) sum += st.minutes[i];
+        CHECK_EQ(sum, st.received);
+    }
     nostr_gateway_upstream_stats_get(nostr_gateway_find(e.gw, 2), &st);
     CHECK(st.received >= 3);
     CHECK_EQ(st.invalid, 0);

@@ -70,7 +70,7 @@ struct nostr_gateway_upstream {
     size_t nprev_edge;
     /* rates */
     unsigned long long rate_prev;
-    long long minute_now; /* index of minutes[0] */
+    long long minute_now; /* index of minutes[0]; -1 until the first tick */
     char *info;           /* NIP-11 JSON */
     size_t info_len;
     char info_name[128];
@@ -767,7 +767,7 @@ NOSTRDEF int nostr_gateway_add(nostr_gateway *gw, int id, const char *url, const
     up->added_at = added_at;
     up->back_until = -1;
     up->st.state = NOSTR_CLIENT_IDLE;
-    up->minute_now = gw->now_ms / 60000;
+    up->minute_now = gw->now_ms ? gw->now_ms / 60000 : -1; /* -1: before the first tick */
     nostr_arena_init(&up->arena, NULL, 0, gw->al);
     up->url = nostr__gw_strdup(gw->al, url, strlen(url));
     up->filters_json = nostr__gw_strdup(gw->al, filters, strlen(filters));
@@ -957,6 +957,7 @@ static void nostr__gw_rates(nostr_gateway_upstream *up, long long now_ms, double
     if (a15 > 1) a15 = 1;
     up->st.rate_1m += a1 * (inst - up->st.rate_1m);
     up->st.rate_15m += a15 * (inst - up->st.rate_15m);
+    if (up->minute_now < 0) up->minute_now = minute; /* added before the clock: this minute */
     if (minute > up->minute_now) {
         long long shift = minute - up->minute_now;
         if (shift >= NOSTR_GATEWAY_MINUTES) {
