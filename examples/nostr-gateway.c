@@ -35,6 +35,7 @@
 #include "nostr_gateway.h"
 #include "cli.h"
 #include "serve.h"
+#include "dashboard_files.h" /* examples/dashboard/, embedded by cmake/embed.cmake */
 
 #define TICK_MS 250
 #define MAX_EPOLL_EVENTS 256
@@ -1220,11 +1221,86 @@ static int verify_cb(void *user, nostr_gateway_verify_job *job)
     return verify_submit(&s->vp, job);
 }
 
-/* GET /metrics: the read relay's series and the gateway's; the REST API. */
+/* ---- the dashboard: static files built into the program ---- */
+
+/* ASCII case-insensitive: does s[0..n) contain needle (lower case)? */
+static int icontains(const char *s, size_t n, const char *needle)
+{
+    size_t m = strlen(needle), i, j;
+    for (i = 0; i + m <= n; i++) {
+        for (j = 0; j < m; j++) {
+            char c = s[i + j];
+            if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+            if (c != needle[j]) break;
+        }
+        if (j == m) return 1;
+    }
+    return 0;
+}
+
+/* A GET for NIP-11 (Accept: application/nostr+json, on any path) is the
+ * read relay's to answer, as it would be without the dashboard. */
+static int wants_nip11(const nostr_http_message *req)
+{
+    size_t i;
+    for (i = 0; i < req->header_count; i++) {
+        const nostr_http_header_field *h = &req->headers[i];
+        if (h->name.len == 6 && icontains(h->name.ptr, 6, "accept") &&
+            icontains(h->value.ptr, h->value.len, "application/nostr+json"))
+            return 1;
+    }
+    return 0;
+}
+
+/* The embedded file a GET or HEAD asks for ("/" is /index.html), or NULL. */
+static const dashboard_file *dashboard_find(const nostr_http_message *req)
+{
+    const char *path = req->path.ptr;
+    size_t len = req->path.len, i;
+    if (len == 1 && path[0] == '/') {
+        path = "/index.html";
+        len = strlen(path);
+    }
+    for (i = 0; i < DASHBOARD_FILE_COUNT; i++)
+        if (strlen(dashboard_files[i].path) == len && !memcmp(dashboard_files[i].path, path, len))
+            return &dashboard_files[i];
+    return NULL;
+}
+
+/* The page loads only its own files (no inline script or style, nothing
+ * from elsewhere); it talks to this origin's REST API. Event content it
+ * shows is hostile, so a missed escape still cannot run a script. */
+static int dashboard_serve(const dashboard_file *f, const nostr_http_message *req, nostr_buf *resp)
+{
+    static const nostr_http_kv hdr[] = {
+        {"Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                                    "form-action 'self'; frame-ancestors 'none'"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Referrer-Policy", "no-referrer"},
+        {"Cache-Control", "no-store"}};
+    size_t before = resp->len;
+    int head = req->method.len == 4 && !memcmp(req->method.ptr, "HEAD", 4);
+    if (nostr_http_write_response(resp, 200, NULL, f->type, hdr, sizeof hdr / sizeof hdr[0], f->data, f->len,
+                                  req->keep_alive) != NOSTR_OK) {
+        resp->len = before;
+        return 0; /* out of memory: the relay answers */
+    }
+    if (head) resp->len -= f->len; /* HEAD: the same fields (Content-Length too), no body */
+    return 1;
+}
+
+/* GET /metrics: the read relay's series and the gateway's; the dashboard;
+ * the REST API. A WebSocket upgrade never gets here (the relay takes it
+ * first), so ws:// on / still reaches the read relay. */
 static int http_hook(void *user, void *conn_user, const nostr_http_message *req, nostr_buf *resp)
 {
     server *s = (server *)user;
+    const dashboard_file *page;
+    int get_or_head = (req->method.len == 3 && !memcmp(req->method.ptr, "GET", 3)) ||
+                      (req->method.len == 4 && !memcmp(req->method.ptr, "HEAD", 4));
     (void)conn_user;
+    if (get_or_head && !wants_nip11(req) && (page = dashboard_find(req)) != NULL)
+        return dashboard_serve(page, req, resp);
     if (req->method.len == 3 && !memcmp(req->method.ptr, "GET", 3) && req->path.len == 8 &&
         !memcmp(req->path.ptr, "/metrics", 8)) {
         nostr_buf body;
