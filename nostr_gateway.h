@@ -1963,12 +1963,21 @@ static void nostr__gw_c_open(void *user)
     }
 }
 
+/* last_error from a code and the client's message, without saying the
+ * same thing twice ("connection closed: connection closed"). */
+static void nostr__gw_set_error(nostr_gateway_upstream *up, int code, const char *message)
+{
+    const char *what = nostr_strerror(code);
+    if (!message || !*message || !strcmp(message, what))
+        snprintf(up->st.last_error, sizeof up->st.last_error, "%s", what);
+    else
+        snprintf(up->st.last_error, sizeof up->st.last_error, "%s: %s", what, message);
+}
+
 static void nostr__gw_c_disconnect(void *user, int code, const char *message)
 {
     nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
-    if (code != NOSTR_OK)
-        snprintf(up->st.last_error, sizeof up->st.last_error, "%s: %s", nostr_strerror(code),
-                 message ? message : "");
+    if (code != NOSTR_OK) nostr__gw_set_error(up, code, message);
     /* the next connection asks again from the watermark */
     (void)nostr_client_close_sub(up->client, "live");
     (void)nostr_client_close_sub(up->client, "back");
@@ -2110,7 +2119,7 @@ static void nostr__gw_c_notice(void *user, const char *message)
 static void nostr__gw_c_error(void *user, int code, const char *message)
 {
     nostr_gateway_upstream *up = (nostr_gateway_upstream *)user;
-    snprintf(up->st.last_error, sizeof up->st.last_error, "%s: %s", nostr_strerror(code), message ? message : "");
+    nostr__gw_set_error(up, code, message);
 }
 
 static long long nostr__gw_c_time(void *user)

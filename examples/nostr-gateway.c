@@ -44,7 +44,7 @@
 /* ---- options ---- */
 
 typedef struct options {
-    const char *bind, *db, *amqp, *token, *name, *auth_key;
+    const char *bind, *db, *amqp, *token, *token_file, *name, *auth_key;
     long long port, threads, batch, queue, since_window, dedup_ids, backfill;
     const char *relays[MAX_RELAY_FLAGS];
     int nrelays;
@@ -88,8 +88,10 @@ static int set_option(options *o, const char *k, const char *v)
     if (!strcmp(k, "bind")) return (o->bind = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "db")) return (o->db = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "amqp")) return (o->amqp = keep(o, v)) ? 0 : -1;
-    if (!strcmp(k, "token")) return (o->token = keep(o, v)) ? 0 : -1;
-    if (!strcmp(k, "token_file")) return read_token_file(o, v);
+    /* the last of token and token_file wins (flags come after the config);
+     * the file is read once all are known */
+    if (!strcmp(k, "token")) return o->token_file = NULL, (o->token = keep(o, v)) ? 0 : -1;
+    if (!strcmp(k, "token_file")) return o->token = NULL, (o->token_file = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "name")) return (o->name = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "auth_key")) return (o->auth_key = keep(o, v)) ? 0 : -1;
     if (!strcmp(k, "relay")) {
@@ -191,6 +193,7 @@ static int parse_args(options *o, int argc, char **argv)
         fprintf(stderr, "nostr-gateway: --db CONNINFO is required\n");
         return -1;
     }
+    if (o->token_file && read_token_file(o, o->token_file) != 0) return -1;
     return 0;
 }
 
