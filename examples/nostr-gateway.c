@@ -712,9 +712,12 @@ typedef struct upconn {
     int id; /* the upstream's: found again when it is removed */
     int fd, connecting;
     unsigned mask;
+    int logged; /* what the log last said of it: 0 nothing, UP_LOGGED_OPEN, UP_LOGGED_DOWN */
     nostr_buf out; /* bytes the socket did not take yet */
     struct upconn *next;
 } upconn;
+
+enum { UP_LOGGED_OPEN = 1, UP_LOGGED_DOWN = 2 };
 
 /* NIP-11 documents of upstreams, fetched on short-lived threads (the
  * fetch blocks) and handed to the loop through a list and an eventfd. */
@@ -966,6 +969,33 @@ static void up_close(void *user, nostr_gateway_upstream *up)
 
 /* The connection failed or the peer closed it: the client backs off and
  * reconnects. */
+/* One log line when an upstream's WebSocket opens and one when it goes
+ * down (with why), not one per reconnect attempt. Checked after its
+ * socket's events and at every tick (timeouts). */
+static void log_upstream(upconn *u)
+{
+    nostr_gateway_upstream_stats st;
+    nostr_gateway_upstream_info info;
+    if (!u->up) return;
+    nostr_gateway_upstream_stats_get(u->up, &st);
+    if (st.state == NOSTR_CLIENT_OPEN && u->logged != UP_LOGGED_OPEN) {
+        nostr_gateway_upstream_describe(u->up, &info);
+        logf_(NOSTR_LOG_INFO, "upstream %d open: %s", u->id, info.url);
+        u->logged = UP_LOGGED_OPEN;
+    } else if (st.state == NOSTR_CLIENT_BACKOFF && u->logged != UP_LOGGED_DOWN) {
+        nostr_gateway_upstream_describe(u->up, &info);
+        logf_(NOSTR_LOG_WARN, "upstream %d down: %s: %s; retrying", u->id, info.url,
+              st.last_error[0] ? st.last_error : "no reason given");
+        u->logged = UP_LOGGED_DOWN;
+    }
+}
+
+static void log_upstreams(server *s)
+{
+    upconn *u;
+    for (u = s->ups; u; u = u->next) log_upstream(u);
+}
+
 static void up_lost(server *s, upconn *u)
 {
     up_drop(u);
@@ -993,9 +1023,17 @@ static void up_flush(server *s, upconn *u)
     up_mask(s, u, up_want(s, u));
 }
 
+static void up_io(server *s, upconn *u, unsigned e);
+
 static void up_event(server *s, upconn *u, unsigned e)
 {
     if (u->fd < 0 || !u->up) return;
+    up_io(s, u, e);
+    log_upstream(u);
+}
+
+static void up_io(server *s, upconn *u, unsigned e)
+{
     if (u->connecting) {
         int err = 0;
         socklen_t l = sizeof err;
@@ -1365,6 +1403,7 @@ static void run_loop(server *s)
         if (now >= next_tick) {
             nostr_relay_tick(s->cs.relay, realtime_ms());
             if (!s->stopping) nostr_gateway_tick(s->gw, now);
+            log_upstreams(s);
             serve_conns_tick(&s->cs, now);
             queue_stats(s);
             update_pause(s);

@@ -705,7 +705,7 @@ fi
 start_url() {
   local i url
   for i in $(seq 1 100); do
-    url=$(sed -n 's/.* listening on \(ws:\/\/[^ ,]*\).*/\1/p' "$1" | head -n 1)
+    url=$(sed -n 's/.* listening on \(ws:\/\/[^ ,"]*\).*/\1/p' "$1" | head -n 1)
     [ -n "$url" ] && { echo "$url"; return 0; }
     sleep 0.1
   done
@@ -820,10 +820,51 @@ if gw_url=$(start_url "$tmp/gateway.log"); then
     bad "/metrics: the upstream's event was not stored within 30 s (stored_total '$stored')"
     tail -n 20 "$tmp/gateway.log" >&2
   fi
+  # the upstream goes away: one line saying so, with why
+  stop "$relay_pid" nostr-relay
+  relay_pid=
+  for i in $(seq 1 100); do grep -q '"msg":"upstream 1 down: ' "$tmp/gateway.log" && break; sleep 0.1; done
+  if grep -q '"msg":"upstream 1 down: ' "$tmp/gateway.log"; then ok; else
+    bad "gateway log: no 'upstream 1 down' line after its relay stopped"
+  fi
   stop "$gateway_pid" nostr-gateway
 else
   bad "nostr-gateway with deploy/config/gateway.conf did not start:"
   cat "$tmp/gateway.log" >&2
 fi
-stop "$relay_pid" nostr-relay
+[ -n "$relay_pid" ] && stop "$relay_pid" nostr-relay
+
+# log_format = json in both configs: every line one JSON object with ts,
+# level and msg, and the gateway's notable events each on a line
+python3 - "$tmp/relay.log" "$tmp/gateway.log" > "$tmp/logs.out" 2>&1 << 'PY'
+import json, sys
+fails = 0
+for path in sys.argv[1:]:
+    msgs = []
+    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        try:
+            o = json.loads(line)
+            assert isinstance(o, dict) and set(o) >= {"ts", "level", "msg"}, "fields"
+            assert o["level"] in ("error", "warn", "info", "debug"), "level"
+            msgs.append(o["msg"])
+        except Exception as e:
+            print(f"FAIL: {path}:{n}: not a JSON log line ({e}): {line.rstrip()[:200]}")
+            fails += 1
+    if not msgs:
+        print(f"FAIL: {path}: no log lines")
+        fails += 1
+    if path.endswith("gateway.log"):
+        for want in ("nostr-gateway listening on ", "upstream 1 added: ", "upstream 1 open: ", "upstream 1 down: ", "stopped"):
+            if not any(m.startswith(want) for m in msgs):
+                print(f"FAIL: {path}: no line starting {want!r}")
+                fails += 1
+print(f"{fails} log failures")
+if fails:
+    print(open(sys.argv[2]).read()[-3000:])
+sys.exit(1 if fails else 0)
+PY
+if [ $? -eq 0 ]; then ok; else
+  bad "JSON logs:"
+  cat "$tmp/logs.out" >&2
+fi
 finish
