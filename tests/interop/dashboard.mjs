@@ -10,9 +10,9 @@
 // failed"; exit 0 only when nothing failed. Every wait is bounded. Any
 // console error, page error, failed request or unexpected HTTP error in
 // the page fails the run.
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import { programs, stop } from './programs.mjs';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { npubEncode } from 'nostr-tools/nip19';
@@ -65,37 +65,8 @@ async function until(fn, ms = 15000) {
 }
 
 // ---------------------------------------------------------------- processes
-const children = [];
+const { children, start } = programs({ bin, pidFile, verbose: !!process.env.DASHBOARD_VERBOSE });
 let browser = null;
-function start(program, argv, tag) {
-  const p = spawn(`${bin}/${program}`, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (pidFile) appendFileSync(pidFile, `${p.pid}\n`);
-  children.push(p);
-  p.log = '';
-  p.stderr.on('data', (d) => {
-    p.log += d.toString();
-    if (process.env.DASHBOARD_VERBOSE) process.stderr.write(`[${tag}] ${d}`);
-  });
-  p.url = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${tag}: no start line\n${p.log}`)), 15000);
-    p.stderr.on('data', () => {
-      const m = p.log.match(/listening on (ws:\/\/[0-9.]+:\d+\/)/);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`${tag} exited ${code}\n${p.log}`)));
-  });
-  p.url.catch(() => {});
-  return p;
-}
-async function stop(p, signal = 'SIGTERM') {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const done = new Promise((r) => p.on('exit', (code) => r(code)));
-  p.kill(signal);
-  return Promise.race([done, sleep(15000).then(() => 'timeout')]);
-}
 let finishing = false;
 async function finish(force) {
   if (finishing) return;

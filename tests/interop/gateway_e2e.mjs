@@ -6,10 +6,11 @@
 //
 // Each check prints FAIL with a reason; the last line is "N passed, M
 // failed"; exit 0 only when nothing failed. Every wait is bounded.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import { programs, stop } from './programs.mjs';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 
@@ -67,36 +68,7 @@ async function until(what, fn, ms = 20000) {
 }
 
 // ---------------------------------------------------------------- processes
-const children = [];
-function start(program, argv, tag) {
-  const p = spawn(`${bin}/${program}`, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (pidFile) appendFileSync(pidFile, `${p.pid}\n`);
-  children.push(p);
-  p.log = '';
-  p.stderr.on('data', (d) => {
-    p.log += d.toString();
-    if (process.env.GATEWAY_E2E_VERBOSE) process.stderr.write(`[${tag}] ${d}`);
-  });
-  p.url = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${tag}: no start line\n${p.log}`)), 15000);
-    p.stderr.on('data', () => {
-      const m = p.log.match(/listening on (ws:\/\/[0-9.]+:\d+\/)/);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`${tag} exited ${code}\n${p.log}`)));
-  });
-  p.url.catch(() => {});
-  return p;
-}
-async function stop(p, signal = 'SIGTERM') {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const done = new Promise((r) => p.on('exit', (code) => r(code)));
-  p.kill(signal);
-  return Promise.race([done, sleep(15000).then(() => 'timeout')]);
-}
+const { children, start } = programs({ bin, pidFile, verbose: !!process.env.GATEWAY_E2E_VERBOSE });
 function finish(force) {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   console.log(`[${mode}] ${passed} passed, ${failed} failed`);
