@@ -368,18 +368,23 @@ static void nostr__store_list_sweep(nostr_store_builtin *st, nostr__store_list *
 
 /* ---- hash maps ---- */
 
-static nostr__store_slot *nostr__store_map_find(const nostr_store_builtin *st, const nostr__store_map *m,
-                                                const unsigned char *key, size_t n)
+/* The slot of key (its hash h), or NULL. */
+static nostr__store_slot *nostr__store_map_find_h(const nostr__store_map *m, const unsigned char *key, size_t n,
+                                                  uint64_t h)
 {
-    uint64_t h;
     size_t i;
     if (!m->cap) return NULL;
-    h = nostr__store_hash(st->seed, key, n);
     for (i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         nostr__store_slot *s = &m->slots[i];
         if (!s->hash) return NULL;
         if (s->hash == h && s->keylen == n && memcmp(s->key, key, n) == 0) return s;
     }
+}
+
+static nostr__store_slot *nostr__store_map_find(const nostr_store_builtin *st, const nostr__store_map *m,
+                                                const unsigned char *key, size_t n)
+{
+    return m->cap ? nostr__store_map_find_h(m, key, n, nostr__store_hash(st->seed, key, n)) : NULL;
 }
 
 static int nostr__store_map_grow(nostr_store_builtin *st, nostr__store_map *m)
@@ -405,12 +410,11 @@ static int nostr__store_map_grow(nostr_store_builtin *st, nostr__store_map *m)
 static nostr__store_slot *nostr__store_map_get(nostr_store_builtin *st, nostr__store_map *m, const unsigned char *key,
                                                size_t n)
 {
-    nostr__store_slot *s = nostr__store_map_find(st, m, key, n);
-    uint64_t h;
+    uint64_t h = nostr__store_hash(st->seed, key, n); /* once, for the lookup and the insert */
+    nostr__store_slot *s = nostr__store_map_find_h(m, key, n, h);
     size_t i;
     if (s) return s;
     if ((m->count + 1) * 4 > m->cap * 3 && nostr__store_map_grow(st, m) != NOSTR_OK) return NULL;
-    h = nostr__store_hash(st->seed, key, n);
     for (i = (size_t)h & (m->cap - 1); m->slots[i].hash; i = (i + 1) & (m->cap - 1)) {
     }
     s = &m->slots[i];
@@ -575,10 +579,13 @@ static void nostr__store_id_remove(nostr_store_builtin *st, uint32_t s)
  * case: nothing in it needed escaping), or -1. */
 static long nostr__store_content_at(const char *json, size_t len, const char *c, size_t clen)
 {
-    size_t i;
-    for (i = 0; i + 9 < len; i++) {
-        size_t j;
-        if (json[i] != '"' || memcmp(json + i, "\"content\"", 9) != 0) continue;
+    const char *q = json, *end = json + len;
+    /* from quote to quote (memchr), the second byte before any memcmp:
+     * a contact list has thousands of quotes before its "content" */
+    while ((q = (const char *)memchr(q, '"', (size_t)(end - q))) != NULL) {
+        size_t i = (size_t)(q - json), j;
+        q++;
+        if (i + 9 >= len || json[i + 1] != 'c' || memcmp(json + i, "\"content\"", 9) != 0) continue;
         j = i + 9;
         while (j < len && (json[j] == ' ' || json[j] == '\t' || json[j] == '\n' || json[j] == '\r')) j++;
         if (j >= len || json[j] != ':') continue;
