@@ -160,6 +160,35 @@ static void test_writer(void)
     nostr_buf_free(&b);
 }
 
+/* nostr_utf8_valid: every position of a bad byte relative to the 8-byte
+ * ASCII fast path, and sequences split across its boundary. */
+static void test_utf8_valid(void)
+{
+    static const char *const bad[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\x80"};
+    static const char *const good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"};
+    char buf[64];
+    size_t pre, k;
+    for (pre = 0; pre <= 17; pre++) {
+        for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            size_t n = strlen(bad[k]);
+            memset(buf, 'a', pre);
+            memcpy(buf + pre, bad[k], n);
+            memset(buf + pre + n, 'b', 9);
+            CHECK(!nostr_utf8_valid(buf, pre + n + 9));
+            CHECK(!nostr_utf8_valid(buf, pre + n)); /* at the very end */
+        }
+        for (k = 0; k < sizeof good / sizeof good[0]; k++) {
+            size_t n = strlen(good[k]);
+            memset(buf, 'a', pre);
+            memcpy(buf + pre, good[k], n);
+            memset(buf + pre + n, 'b', 9);
+            CHECK(nostr_utf8_valid(buf, pre + n + 9));
+            CHECK(!nostr_utf8_valid(buf, pre + n - 1)); /* cut short */
+        }
+    }
+    CHECK(nostr_utf8_valid("", 0));
+}
+
 static void test_arena_no_heap(void)
 {
     unsigned char small[64];
@@ -181,6 +210,7 @@ int main(void)
     TEST_RUN(test_structure);
     TEST_RUN(test_hex);
     TEST_RUN(test_writer);
+    TEST_RUN(test_utf8_valid);
     TEST_RUN(test_arena_no_heap);
     return TEST_DONE();
 }

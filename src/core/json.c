@@ -170,7 +170,10 @@ NOSTRDEF int nostr_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
     while (p < e) {
-        if (*p < 0x80) {
+        uint64_t v;
+        if (e - p >= 8 && (memcpy(&v, p, 8), (v & 0x8080808080808080ull) == 0)) {
+            p += 8; /* eight ASCII bytes: most of a Nostr message */
+        } else if (*p < 0x80) {
             p++;
         } else {
             size_t n = nostr__utf8_seq(p, e);
