@@ -373,7 +373,13 @@ async function run() {
   for (let i = 0; i < 6 && await page.locator('#older').isVisible(); i++) {
     const n = got.length;
     await page.click('#older');
-    got = await until(async () => { const x = await ids(); return x.length > n || await page.locator('#older').isHidden() ? x : null; }, 10000) || got;
+    // more notes, or the end (then read the list again: it may have grown
+    // between reading it and seeing the button hidden)
+    got = await until(async () => {
+      const x = await ids();
+      if (x.length > n) return x;
+      return await page.locator('#older').isHidden() ? ids() : null;
+    }, 10000) || got;
     if (process.env.DASHBOARD_VERBOSE) console.error(`paging: ${n} -> ${got.length}: ${await text('#search-msg')}`);
   }
   eq('paging: every note of the author, none twice', sorted(setA.map((e) => e.id)), sorted(got));
