@@ -353,6 +353,8 @@ NOSTRDEF void nostr_gateway_upstream_set_app(nostr_gateway_upstream *up, void *a
 NOSTRDEF void *nostr_gateway_upstream_app(const nostr_gateway_upstream *up);
 NOSTRDEF void nostr_gateway_upstream_describe(const nostr_gateway_upstream *up, nostr_gateway_upstream_info *info);
 NOSTRDEF void nostr_gateway_upstream_stats_get(const nostr_gateway_upstream *up, nostr_gateway_upstream_stats *st);
+/* Its connection state alone (NOSTR_CLIENT_*), without copying the stats. */
+NOSTRDEF int nostr_gateway_upstream_state(const nostr_gateway_upstream *up);
 
 /* Upstream connection events, as nostr_client's (see there). */
 NOSTRDEF void nostr_gateway_connected(nostr_gateway *gw, nostr_gateway_upstream *up, long long now_ms);
@@ -2403,10 +2405,15 @@ static unsigned nostr__gw_median(const nostr_gateway_upstream_stats *st)
     return (unsigned)((17u + 2u * (b % 8)) << (b / 8));
 }
 
+NOSTRDEF int nostr_gateway_upstream_state(const nostr_gateway_upstream *up)
+{
+    return nostr_client_state(up->client);
+}
+
 NOSTRDEF void nostr_gateway_upstream_stats_get(const nostr_gateway_upstream *up, nostr_gateway_upstream_stats *st)
 {
     *st = up->st;
-    st->state = nostr_client_state(up->client);
+    st->state = nostr_gateway_upstream_state(up);
     st->median_size = nostr__gw_median(&up->st);
     st->since = up->since;
 }

@@ -974,16 +974,18 @@ static void up_close(void *user, nostr_gateway_upstream *up)
  * socket's events and at every tick (timeouts). */
 static void log_upstream(upconn *u)
 {
-    nostr_gateway_upstream_stats st;
+    nostr_gateway_upstream_stats st; /* copied only when there is a line to write */
     nostr_gateway_upstream_info info;
+    int state;
     if (!u->up) return;
-    nostr_gateway_upstream_stats_get(u->up, &st);
-    if (st.state == NOSTR_CLIENT_OPEN && u->logged != UP_LOGGED_OPEN) {
+    state = nostr_gateway_upstream_state(u->up);
+    if (state == NOSTR_CLIENT_OPEN && u->logged != UP_LOGGED_OPEN) {
         nostr_gateway_upstream_describe(u->up, &info);
         logf_(NOSTR_LOG_INFO, "upstream %d open: %s", u->id, info.url);
         u->logged = UP_LOGGED_OPEN;
-    } else if (st.state == NOSTR_CLIENT_BACKOFF && u->logged != UP_LOGGED_DOWN) {
+    } else if (state == NOSTR_CLIENT_BACKOFF && u->logged != UP_LOGGED_DOWN) {
         nostr_gateway_upstream_describe(u->up, &info);
+        nostr_gateway_upstream_stats_get(u->up, &st);
         logf_(NOSTR_LOG_WARN, "upstream %d down: %s: %s; retrying", u->id, info.url,
               st.last_error[0] ? st.last_error : "no reason given");
         u->logged = UP_LOGGED_DOWN;

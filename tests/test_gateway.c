@@ -347,6 +347,7 @@ static void test_dedup_and_provenance(void)
     CHECK(st.received >= 7); /* the backfill's last page repeats its boundary */
     CHECK_EQ(st.invalid, 2);
     CHECK_EQ(st.state, NOSTR_CLIENT_OPEN);
+    CHECK_EQ(nostr_gateway_upstream_state(nostr_gateway_find(e.gw, 1)), st.state);
     CHECK(strstr(st.last_error, "invalid") != NULL);
     CHECK(st.median_size > 200 && st.median_size < 400);
     CHECK(st.avg_size > 200);

@@ -890,10 +890,15 @@ static unsigned nostr__gw_median(const nostr_gateway_upstream_stats *st)
     return (unsigned)((17u + 2u * (b % 8)) << (b / 8));
 }
 
+NOSTRDEF int nostr_gateway_upstream_state(const nostr_gateway_upstream *up)
+{
+    return nostr_client_state(up->client);
+}
+
 NOSTRDEF void nostr_gateway_upstream_stats_get(const nostr_gateway_upstream *up, nostr_gateway_upstream_stats *st)
 {
     *st = up->st;
-    st->state = nostr_client_state(up->client);
+    st->state = nostr_gateway_upstream_state(up);
     st->median_size = nostr__gw_median(&up->st);
     st->since = up->since;
 }

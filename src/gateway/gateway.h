@@ -176,6 +176,8 @@ NOSTRDEF void nostr_gateway_upstream_set_app(nostr_gateway_upstream *up, void *a
 NOSTRDEF void *nostr_gateway_upstream_app(const nostr_gateway_upstream *up);
 NOSTRDEF void nostr_gateway_upstream_describe(const nostr_gateway_upstream *up, nostr_gateway_upstream_info *info);
 NOSTRDEF void nostr_gateway_upstream_stats_get(const nostr_gateway_upstream *up, nostr_gateway_upstream_stats *st);
+/* Its connection state alone (NOSTR_CLIENT_*), without copying the stats. */
+NOSTRDEF int nostr_gateway_upstream_state(const nostr_gateway_upstream *up);
 
 /* Upstream connection events, as nostr_client's (see there). */
 NOSTRDEF void nostr_gateway_connected(nostr_gateway *gw, nostr_gateway_upstream *up, long long now_ms);
