@@ -406,11 +406,11 @@ static int nostr__store_map_grow(nostr_store_builtin *st, nostr__store_map *m)
     return NOSTR_OK;
 }
 
-/* The slot for key, added (with an empty list and val -1) if missing. */
-static nostr__store_slot *nostr__store_map_get(nostr_store_builtin *st, nostr__store_map *m, const unsigned char *key,
-                                               size_t n)
+/* The slot for key (its hash h), added (with an empty list and val -1)
+ * if missing. */
+static nostr__store_slot *nostr__store_map_get_h(nostr_store_builtin *st, nostr__store_map *m, const unsigned char *key,
+                                                 size_t n, uint64_t h)
 {
-    uint64_t h = nostr__store_hash(st->seed, key, n); /* once, for the lookup and the insert */
     nostr__store_slot *s = nostr__store_map_find_h(m, key, n, h);
     size_t i;
     if (s) return s;
@@ -428,6 +428,12 @@ static nostr__store_slot *nostr__store_map_get(nostr_store_builtin *st, nostr__s
     m->count++;
     st->key_bytes += n;
     return s;
+}
+
+static nostr__store_slot *nostr__store_map_get(nostr_store_builtin *st, nostr__store_map *m, const unsigned char *key,
+                                               size_t n)
+{
+    return nostr__store_map_get_h(st, m, key, n, nostr__store_hash(st->seed, key, n));
 }
 
 /* Keys. buf must hold 36 bytes (tag keys: 2 + value length). */
@@ -659,39 +665,99 @@ static void nostr__store_maybe_vacuum(nostr_store_builtin *st)
     if (!st->in_query && st->dead_in_index > 4096 && st->dead_in_index * 4 > st->live) nostr__store_vacuum(st);
 }
 
-static int nostr__store_index_key(nostr_store_builtin *st, const unsigned char *k, size_t n, uint32_t s)
+/* Index keys go in chunks so that their cache misses overlap: a big map
+ * is out of cache, and one key after another costs a miss for the slot,
+ * one for the key's bytes and one for the posting list's end, in series;
+ * contact lists bring thousands of keys. */
+#define NOSTR__STORE_CHUNK 16
+#define NOSTR__STORE_KEY_BUF 160
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NOSTR__STORE_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define NOSTR__STORE_PREFETCH(p) ((void)(p))
+#endif
+
+typedef struct nostr__store_ixkey {
+    const unsigned char *key;
+    size_t n;
+    uint64_t h;
+    unsigned char *heap; /* key's block when it did not fit the chunk's buffer */
+    size_t cand;         /* slot whose hash matched in the first probe, or (size_t)-1 */
+} nostr__store_ixkey;
+
+/* Add slot s to the posting lists of q[0..n) and free their heap keys. */
+static int nostr__store_index_chunk(nostr_store_builtin *st, nostr__store_ixkey *q, size_t n, uint32_t s)
 {
-    nostr__store_slot *m = nostr__store_map_get(st, &st->ix, k, n);
-    if (!m) return NOSTR_ERR_NOMEM;
-    return nostr__store_list_add(st, &m->list, s);
+    nostr__store_map *m = &st->ix;
+    size_t i;
+    int rc = NOSTR_OK;
+    for (i = 0; i < n; i++) {
+        q[i].h = nostr__store_hash(st->seed, q[i].key, q[i].n);
+        q[i].cand = (size_t)-1;
+        if (m->cap) NOSTR__STORE_PREFETCH(&m->slots[(size_t)q[i].h & (m->cap - 1)]);
+    }
+    /* First probe: the slot with the key's hash, if any; fetch its key and
+     * the end of its list before they are compared and appended to. */
+    for (i = 0; i < n && m->cap; i++) {
+        size_t j;
+        for (j = (size_t)q[i].h & (m->cap - 1); m->slots[j].hash; j = (j + 1) & (m->cap - 1)) {
+            const nostr__store_slot *c = &m->slots[j];
+            if (c->hash != q[i].h) continue;
+            q[i].cand = j;
+            NOSTR__STORE_PREFETCH(c->key);
+            if (c->list.v) NOSTR__STORE_PREFETCH(&c->list.v[c->list.n ? c->list.n - 1 : 0]);
+            break;
+        }
+    }
+    for (i = 0; i < n && rc == NOSTR_OK; i++) {
+        nostr__store_slot *c = NULL;
+        /* The candidate is checked in full: an insert earlier in this
+         * chunk may have grown the map and moved every slot. */
+        if (q[i].cand != (size_t)-1 && q[i].cand < m->cap) {
+            c = &m->slots[q[i].cand];
+            if (c->hash != q[i].h || c->keylen != q[i].n || memcmp(c->key, q[i].key, q[i].n) != 0) c = NULL;
+        }
+        if (!c) c = nostr__store_map_get_h(st, m, q[i].key, q[i].n, q[i].h);
+        rc = c ? nostr__store_list_add(st, &c->list, s) : NOSTR_ERR_NOMEM;
+    }
+    for (i = 0; i < n; i++) nostr_free(st->al, q[i].heap);
+    return rc;
 }
 
 /* Add slot s to every index. */
 static int nostr__store_index(nostr_store_builtin *st, const nostr_event *ev, uint32_t s)
 {
-    unsigned char k[160];
-    size_t i, n;
-    int rc;
+    unsigned char kb[NOSTR__STORE_CHUNK][NOSTR__STORE_KEY_BUF];
+    nostr__store_ixkey q[NOSTR__STORE_CHUNK];
+    size_t i, nq = 3;
+    int rc = NOSTR_OK;
     if (nostr__store_id_add(st, s) != NOSTR_OK) return NOSTR_ERR_NOMEM;
     if (nostr__store_list_add(st, &st->all, s) != NOSTR_OK) return NOSTR_ERR_NOMEM;
     if (st->evs[s].expiration && nostr__store_list_add(st, &st->expiring, s) != NOSTR_OK) return NOSTR_ERR_NOMEM;
-    n = nostr__store_key_author(k, ev->pubkey);
-    if (nostr__store_index_key(st, k, n, s) != NOSTR_OK) return NOSTR_ERR_NOMEM;
-    n = nostr__store_key_kind(k, ev->kind);
-    if (nostr__store_index_key(st, k, n, s) != NOSTR_OK) return NOSTR_ERR_NOMEM;
-    n = nostr__store_key_author_kind(k, ev->pubkey, ev->kind);
-    if (nostr__store_index_key(st, k, n, s) != NOSTR_OK) return NOSTR_ERR_NOMEM;
-    for (i = 0; i < ev->tag_count; i++) {
+    memset(q, 0, sizeof q);
+    q[0].n = nostr__store_key_author(kb[0], ev->pubkey);
+    q[1].n = nostr__store_key_kind(kb[1], ev->kind);
+    q[2].n = nostr__store_key_author_kind(kb[2], ev->pubkey, ev->kind);
+    for (i = 0; i < 3; i++) q[i].key = kb[i];
+    for (i = 0; i < ev->tag_count && rc == NOSTR_OK; i++) {
         const nostr_tag *t = &ev->tags[i];
-        unsigned char *key, *heap;
         if (t->count < 2 || t->items[0].len != 1) continue;
-        key = nostr__store_key_tag(st, k, sizeof k, t->items[0].ptr[0], t->items[1].ptr, t->items[1].len, &n, &heap);
-        if (!key) return NOSTR_ERR_NOMEM;
-        rc = nostr__store_index_key(st, key, n, s);
-        nostr_free(st->al, heap);
-        if (rc != NOSTR_OK) return rc;
+        q[nq].key = nostr__store_key_tag(st, kb[nq], sizeof kb[nq], t->items[0].ptr[0], t->items[1].ptr,
+                                         t->items[1].len, &q[nq].n, &q[nq].heap);
+        if (!q[nq].key) {
+            rc = NOSTR_ERR_NOMEM;
+            break;
+        }
+        if (++nq == NOSTR__STORE_CHUNK) {
+            rc = nostr__store_index_chunk(st, q, nq, s);
+            memset(q, 0, sizeof q);
+            nq = 0;
+        }
     }
-    return NOSTR_OK;
+    if (rc == NOSTR_OK) return nq ? nostr__store_index_chunk(st, q, nq, s) : NOSTR_OK;
+    for (i = 0; i < nq; i++) nostr_free(st->al, q[i].heap);
+    return rc;
 }
 
 /* Copy ev into a new slot and index it: the slot or NONE (out of memory;
