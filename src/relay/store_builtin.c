@@ -585,7 +585,16 @@ static void nostr__store_id_remove(nostr_store_builtin *st, uint32_t s)
  * case: nothing in it needed escaping), or -1. */
 static long nostr__store_content_at(const char *json, size_t len, const char *c, size_t clen)
 {
+    /* nostr-tools and most clients write content just before the sig:
+     * ...,"content":"<content>","sig":"<128 hex>"} -- look there first */
+    static const char sig_key[] = "\",\"sig\":\"", content_key[] = "\"content\":\"";
     const char *q = json, *end = json + len;
+    if (len >= clen + 11 + 9 + 128 + 2) {
+        size_t close = len - 2 - 128 - 9, start = close - clen;
+        if (memcmp(json + close, sig_key, 9) == 0 && memcmp(json + start - 11, content_key, 11) == 0 &&
+            (clen == 0 || memcmp(json + start, c, clen) == 0))
+            return (long)start;
+    }
     /* from quote to quote (memchr), the second byte before any memcmp:
      * a contact list has thousands of quotes before its "content" */
     while ((q = (const char *)memchr(q, '"', (size_t)(end - q))) != NULL) {
