@@ -967,6 +967,18 @@ static void test_search_escaped(void)
     it.destroy(it.self);
 }
 
+/* Sign e again and rewrite its JSON (after tags were added to it). */
+static void resign(tev *e, const nostr_keys *k)
+{
+    nostr_buf b;
+    CHECK_EQ(nostr_event_sign(ctx, &e->ev, k), NOSTR_OK);
+    free(e->json);
+    nostr_buf_init(&b, NULL);
+    nostr_event_to_json(&e->ev, &b);
+    e->json = b.data;
+    e->len = b.len;
+}
+
 /* An event with more tag keys than one indexing chunk (16): duplicates
  * across chunk boundaries, long values (keys on the heap), and a map that
  * grows in the middle of a chunk whose keys were looked up before it grew. */
@@ -1002,15 +1014,7 @@ static void test_many_tags(void)
         items[1] = vals[i];
         nostr_event_add_tag(&first->ev, &first->a, items, 2);
     }
-    free(first->json);
-    {
-        nostr_buf b;
-        CHECK_EQ(nostr_event_sign(ctx, &first->ev, &k), NOSTR_OK);
-        nostr_buf_init(&b, NULL);
-        nostr_event_to_json(&first->ev, &b);
-        first->json = b.data;
-        first->len = b.len;
-    }
+    resign(first, &k);
     CHECK_EQ(put_commit(&it, first), NOSTR_STORE_SAVED);
     /* big: every value, and values 3, 15, 16 and 33 again at chunk edges */
     big = mk(&k, 1, 1600000001, "big", (const char *)NULL);
@@ -1021,15 +1025,7 @@ static void test_many_tags(void)
         items[1] = i < NT ? vals[i] : vals[again[i - NT]];
         nostr_event_add_tag(&big->ev, &big->a, items, 2);
     }
-    free(big->json);
-    {
-        nostr_buf b;
-        CHECK_EQ(nostr_event_sign(ctx, &big->ev, &k), NOSTR_OK);
-        nostr_buf_init(&b, NULL);
-        nostr_event_to_json(&big->ev, &b);
-        big->json = b.data;
-        big->len = b.len;
-    }
+    resign(big, &k);
     CHECK_EQ(put_commit(&it, big), NOSTR_STORE_SAVED);
     nostr_arena_init(&a, NULL, 0, NULL);
     for (i = 0; i < NT; i++) {
