@@ -592,6 +592,21 @@ NOSTRDEF nostr_store nostr_pgwire_iface(nostr_pgwire *s);
  * NOSTR_OK, or the error their completions got (or, with no failed put,
  * the error that dropped provenance records since the last commit). */
 NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s);
+/* Pipelined commit, for an application with a thread to spare: the
+ * database's time off its loop. begin (on the store's thread) hands the
+ * queued puts and provenance records to a batch, or sets *out to NULL
+ * when nothing is queued; write (on any thread) runs the transaction on
+ * the batch's own connection, opened at its first write; end (on the
+ * store's thread again) completes the batch's puts, as commit would, and
+ * returns what commit would. One batch is out at a time (begin says
+ * NOSTR_ERR_BUSY meanwhile) and commit does nothing while one is: puts
+ * made meanwhile wait for the next batch, so batches are written in
+ * order. Queries keep using the store's connection. End the batch out
+ * before close. */
+typedef struct nostr_pgwire_batch nostr_pgwire_batch;
+NOSTRDEF int nostr_pgwire_commit_begin(nostr_pgwire *s, nostr_pgwire_batch **out);
+NOSTRDEF int nostr_pgwire_commit_write(nostr_pgwire_batch *b);
+NOSTRDEF int nostr_pgwire_commit_end(nostr_pgwire *s, nostr_pgwire_batch *b);
 /* Commit, then disconnect and free. */
 NOSTRDEF void nostr_pgwire_close(nostr_pgwire *s);
 /* The last server or connection error (static or owned by s), or "". */
@@ -5614,8 +5629,23 @@ struct nostr_pgwire {
     size_t nstmts;
     unsigned stmt_seq;
 
-    unsigned char (*cache)[32]; /* recently stored ids, direct-mapped */
+    unsigned char (*cache)[32]; /* recently stored ids, direct-mapped; NULL in a batch's writer */
+
+    nostr_pgwire_batch *batch; /* the pipelined commit's batch (made at first use) */
+    int batch_out;             /* begun and not yet ended */
 };
+
+/* A pipelined commit's batch: the queue it took, written by a second
+ * store object (its own connection, statements and scratch) so that
+ * the loop's connection stays free for queries meanwhile. */
+struct nostr_pgwire_batch {
+    nostr_pgwire *w;
+    int rc; /* what commit_write returned */
+};
+
+static nostr_pgwire *nostr__pgwire_new(const nostr_allocator *al, nostr_log_fn log, void *log_user,
+                                       const char *conninfo, int with_cache);
+static void nostr__pgwire_free(nostr_pgwire *s);
 
 /* ---- small helpers ---- */
 
@@ -6452,7 +6482,7 @@ static int nostr__pgwire_drop(nostr_pgwire *s, const unsigned char id[32], long 
 {
     nostr__pgwire_entry *e = nostr__pgwire_map_get(s, &s->ids, id, 32, 0);
     if (e) e->stored = 0;
-    nostr__pgwire_cache_forget(s, id);
+    if (s->cache) nostr__pgwire_cache_forget(s, id);
     if (put >= 0) {
         s->puts[put].insert = 0;
         return NOSTR_OK;
@@ -6803,11 +6833,12 @@ static int nostr__pgwire_flush(nostr_pgwire *s)
         nostr__pgwire_put *p = &s->puts[i];
         if (rc != NOSTR_OK)
             p->result = rc;
-        else if (p->result == NOSTR_STORE_SAVED || p->result == NOSTR_STORE_DUPLICATE)
+        else if ((p->result == NOSTR_STORE_SAVED || p->result == NOSTR_STORE_DUPLICATE) && s->cache)
             nostr__pgwire_cache_add(s, p->id);
     }
-    /* Ids dropped by this commit may have been cached before it. */
-    if (rc == NOSTR_OK)
+    /* Ids dropped by this commit may have been cached before it. (A
+     * batch's writer has no cache: commit_end does this for the store.) */
+    if (rc == NOSTR_OK && s->cache)
         for (i = 0; i + 32 <= s->drop.len; i += 32)
             nostr__pgwire_cache_forget(s, (const unsigned char *)s->drop.data + i);
     if (rc != NOSTR_OK) snprintf(s->put_err, sizeof s->put_err, "%s", s->err);
@@ -6815,31 +6846,136 @@ static int nostr__pgwire_flush(nostr_pgwire *s)
     return rc;
 }
 
-NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s)
+/* Complete w's written puts (w is s, or a batch's writer) and drop them
+ * from w's queue; the worst result. Completions run with s->completing
+ * set: a commit from one writes but leaves completing to this loop. */
+static int nostr__pgwire_complete(nostr_pgwire *s, nostr_pgwire *w)
 {
-    size_t i, n;
-    int rc, worst = NOSTR_OK;
-    if (!s) return NOSTR_ERR_ARG;
-    rc = nostr__pgwire_flush(s);
-    if (s->completing) return rc; /* commit from a completion: written, completed by the outer call */
+    size_t i, n = w->written;
+    int worst = NOSTR_OK;
     s->completing = 1;
-    n = s->written;
-    /* A completion may put again: s->puts may move, so index it afresh. */
+    /* A completion may put again: w->puts may move, so index it afresh. */
     for (i = 0; i < n; i++) {
-        nostr__pgwire_put p = s->puts[i];
+        nostr__pgwire_put p = w->puts[i];
         if (p.result < 0) worst = p.result;
-        p.done(p.user, p.result, p.result < 0 ? s->put_err : NULL);
+        p.done(p.user, p.result, p.result < 0 ? w->put_err : NULL);
     }
     s->completing = 0;
-    if (n && s->nputs > n) memmove(s->puts, s->puts + n, (s->nputs - n) * sizeof *s->puts);
-    s->nputs -= n;
-    s->written -= n;
-    if (!s->nputs) { /* nothing left points into the buffers */
-        nostr_buf_clear(&s->text);
-        s->ntags = s->nrefs = s->nwords = 0;
+    if (n && w->nputs > n) memmove(w->puts, w->puts + n, (w->nputs - n) * sizeof *w->puts);
+    w->nputs -= n;
+    w->written -= n;
+    if (!w->nputs) { /* nothing left points into the buffers */
+        nostr_buf_clear(&w->text);
+        w->ntags = w->nrefs = w->nwords = 0;
     }
+    return worst;
+}
+
+/* Write the queue before a read or purge, so that it sees every put made
+ * before it; not while a pipelined batch is out: two writers at once
+ * could commit out of order, so the queue waits for the next batch and
+ * the read sees neither until their completions. */
+static void nostr__pgwire_flush_for_read(nostr_pgwire *s)
+{
+    if (!s->batch_out) (void)nostr__pgwire_flush(s);
+}
+
+NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s)
+{
+    int rc, worst;
+    if (!s) return NOSTR_ERR_ARG;
+    if (s->batch_out) return NOSTR_OK; /* the queue waits for the next batch: one write at a time, in order */
+    rc = nostr__pgwire_flush(s);
+    if (s->completing) return rc; /* commit from a completion: written, completed by the outer call */
+    worst = nostr__pgwire_complete(s, s);
     if (worst == NOSTR_OK) worst = s->seen_rc; /* provenance records were dropped */
     s->seen_rc = NOSTR_OK;
+    return worst;
+}
+
+/* ---- pipelined commit ---- */
+
+/* Exchange the put queues (and provenance records) of a and b. */
+static void nostr__pgwire_swap_queue(nostr_pgwire *a, nostr_pgwire *b)
+{
+    nostr_pgwire t;
+#define NOSTR__PGWIRE_SWAP(f) (t.f = a->f, a->f = b->f, b->f = t.f)
+    NOSTR__PGWIRE_SWAP(puts);
+    NOSTR__PGWIRE_SWAP(nputs);
+    NOSTR__PGWIRE_SWAP(cap_puts);
+    NOSTR__PGWIRE_SWAP(written);
+    NOSTR__PGWIRE_SWAP(tags);
+    NOSTR__PGWIRE_SWAP(ntags);
+    NOSTR__PGWIRE_SWAP(cap_tags);
+    NOSTR__PGWIRE_SWAP(refs);
+    NOSTR__PGWIRE_SWAP(nrefs);
+    NOSTR__PGWIRE_SWAP(cap_refs);
+    NOSTR__PGWIRE_SWAP(words);
+    NOSTR__PGWIRE_SWAP(nwords);
+    NOSTR__PGWIRE_SWAP(cap_words);
+    NOSTR__PGWIRE_SWAP(text);
+    NOSTR__PGWIRE_SWAP(seen);
+    NOSTR__PGWIRE_SWAP(nseen);
+    NOSTR__PGWIRE_SWAP(cap_seen);
+#undef NOSTR__PGWIRE_SWAP
+}
+
+NOSTRDEF int nostr_pgwire_commit_begin(nostr_pgwire *s, nostr_pgwire_batch **out)
+{
+    nostr_pgwire *w;
+    if (!out) return NOSTR_ERR_ARG;
+    *out = NULL;
+    if (!s) return NOSTR_ERR_ARG;
+    if (s->batch_out) return NOSTR_ERR_BUSY;
+    /* puts already written by a read's flush still need their completions */
+    if (!s->nputs && !s->nseen) return NOSTR_OK;
+    if (!s->batch) {
+        nostr_pgwire_batch *b = (nostr_pgwire_batch *)nostr_alloc(s->al, sizeof *b);
+        if (!b) return NOSTR_ERR_NOMEM;
+        b->rc = NOSTR_OK;
+        b->w = nostr__pgwire_new(s->al, s->log, s->log_user, s->conninfo, 0);
+        if (!b->w) {
+            nostr_free(s->al, b);
+            return NOSTR_ERR_NOMEM;
+        }
+        s->batch = b;
+    }
+    w = s->batch->w;
+    nostr__pgwire_swap_queue(s, w);
+    w->words_state = s->words_state;
+    s->batch->rc = NOSTR_OK;
+    s->batch_out = 1;
+    *out = s->batch;
+    return NOSTR_OK;
+}
+
+NOSTRDEF int nostr_pgwire_commit_write(nostr_pgwire_batch *b)
+{
+    if (!b) return NOSTR_ERR_ARG;
+    b->rc = nostr__pgwire_flush(b->w);
+    return b->rc;
+}
+
+NOSTRDEF int nostr_pgwire_commit_end(nostr_pgwire *s, nostr_pgwire_batch *b)
+{
+    nostr_pgwire *w;
+    size_t i;
+    int worst;
+    if (!s || !b || b != s->batch || !s->batch_out) return NOSTR_ERR_ARG;
+    w = b->w;
+    s->batch_out = 0;
+    /* what flush does to the id cache behind has(), for the store */
+    for (i = 0; i < w->written; i++)
+        if (w->puts[i].result == NOSTR_STORE_SAVED || w->puts[i].result == NOSTR_STORE_DUPLICATE)
+            nostr__pgwire_cache_add(s, w->puts[i].id);
+    if (b->rc == NOSTR_OK)
+        for (i = 0; i + 32 <= w->drop.len; i += 32)
+            nostr__pgwire_cache_forget(s, (const unsigned char *)w->drop.data + i);
+    if (b->rc != NOSTR_OK) snprintf(s->err, sizeof s->err, "%s", w->err);
+    worst = nostr__pgwire_complete(s, w);
+    if (worst == NOSTR_OK) worst = w->seen_rc;
+    w->seen_rc = NOSTR_OK;
+    /* w's queue is empty again: give its buffers back to s's next batch */
     return worst;
 }
 
@@ -7208,7 +7344,7 @@ static int nostr__pgwire_query_fn(void *self, const nostr_filter *filters, size_
     unsigned long long sent = 0;
     const char *prev = NULL;
     if ((!filters && n) || !row || !done) return NOSTR_ERR_ARG;
-    nostr__pgwire_flush(s); /* a query sees every put before it; failures are reported at commit */
+    nostr__pgwire_flush_for_read(s); /* failures are reported at commit */
     rc = nostr__pgwire_build(s, filters, n, now, 0, &live);
     if (rc) return rc;
     if (!live) {
@@ -7240,7 +7376,7 @@ static int nostr__pgwire_count_fn(void *self, const nostr_filter *filters, size_
     long long count;
     int rc;
     if ((!filters && n) || !done) return NOSTR_ERR_ARG;
-    nostr__pgwire_flush(s);
+    nostr__pgwire_flush_for_read(s);
     rc = nostr__pgwire_build(s, filters, n, now, 1, &live);
     if (rc) return rc;
     if (!live) {
@@ -7314,7 +7450,7 @@ static long long nostr__pgwire_purge_fn(void *self, long long now)
     nostr_pgwire *s = (nostr_pgwire *)self;
     long long io[2];
     int rc;
-    nostr__pgwire_flush(s);
+    nostr__pgwire_flush_for_read(s);
     io[0] = now;
     io[1] = 0;
     rc = nostr__pgwire_transaction(s, nostr__pgwire_purge_body, io);
@@ -7355,6 +7491,10 @@ static void nostr__pgwire_free(nostr_pgwire *s)
     nostr_free(al, s->params.val);
     nostr_buf_free(&s->sql);
     nostr_free(al, s->cache);
+    if (s->batch) {
+        nostr__pgwire_free(s->batch->w);
+        nostr_free(al, s->batch);
+    }
     nostr_free(al, s);
 }
 
@@ -7518,10 +7658,42 @@ static int nostr__pgwire_schema_setup(nostr_pgwire *s, int create, nostr_error *
     return ok ? NOSTR_OK : NOSTR_ERR_NET;
 }
 
+/* A store object, not yet connected; with_cache: the id cache behind
+ * has() (a batch's writer has none). NULL when out of memory. */
+static nostr_pgwire *nostr__pgwire_new(const nostr_allocator *al, nostr_log_fn log, void *log_user,
+                                       const char *conninfo, int with_cache)
+{
+    nostr_pgwire *s = (nostr_pgwire *)nostr_alloc(al, sizeof *s);
+    size_t len = strlen(conninfo);
+    if (!s) return NULL;
+    memset(s, 0, sizeof *s);
+    s->al = al;
+    s->log = log;
+    s->log_user = log_user;
+    nostr_buf_init(&s->text, s->al);
+    nostr_buf_init(&s->qtext, s->al);
+    nostr_buf_init(&s->ids.keys, s->al);
+    nostr_buf_init(&s->dels.keys, s->al);
+    nostr_buf_init(&s->keys.keys, s->al);
+    nostr_buf_init(&s->drop, s->al);
+    nostr_buf_init(&s->key, s->al);
+    nostr_buf_init(&s->params.data, s->al);
+    nostr_buf_init(&s->sql, s->al);
+    s->conninfo = (char *)nostr_alloc(s->al, len + 1);
+    if (with_cache) s->cache = (unsigned char(*)[32])nostr_alloc(s->al, NOSTR__PGWIRE_CACHE * 32);
+    /* params.data always has memory: a zero-length value must not be NULL (SQL NULL). */
+    if (!s->conninfo || (with_cache && !s->cache) || nostr_buf_reserve(&s->params.data, 256)) {
+        nostr__pgwire_free(s);
+        return NULL;
+    }
+    memcpy(s->conninfo, conninfo, len + 1);
+    if (s->cache) memset(s->cache, 0, NOSTR__PGWIRE_CACHE * 32);
+    return s;
+}
+
 NOSTRDEF int nostr_pgwire_open(nostr_pgwire **out, const nostr_pgwire_config *cfg, nostr_error *err)
 {
     nostr_pgwire *s;
-    size_t len;
     int rc;
     if (err) {
         err->code = NOSTR_OK;
@@ -7533,31 +7705,8 @@ NOSTRDEF int nostr_pgwire_open(nostr_pgwire **out, const nostr_pgwire_config *cf
         return NOSTR_ERR_ARG;
     }
     *out = NULL;
-    s = (nostr_pgwire *)nostr_alloc(cfg->al, sizeof *s);
+    s = nostr__pgwire_new(cfg->al, cfg->log, cfg->log_user, cfg->conninfo, 1);
     if (!s) goto nomem;
-    memset(s, 0, sizeof *s);
-    s->al = cfg->al;
-    s->log = cfg->log;
-    s->log_user = cfg->log_user;
-    nostr_buf_init(&s->text, s->al);
-    nostr_buf_init(&s->qtext, s->al);
-    nostr_buf_init(&s->ids.keys, s->al);
-    nostr_buf_init(&s->dels.keys, s->al);
-    nostr_buf_init(&s->keys.keys, s->al);
-    nostr_buf_init(&s->drop, s->al);
-    nostr_buf_init(&s->key, s->al);
-    nostr_buf_init(&s->params.data, s->al);
-    nostr_buf_init(&s->sql, s->al);
-    len = strlen(cfg->conninfo);
-    s->conninfo = (char *)nostr_alloc(s->al, len + 1);
-    s->cache = (unsigned char(*)[32])nostr_alloc(s->al, NOSTR__PGWIRE_CACHE * 32);
-    /* params.data always has memory: a zero-length value must not be NULL (SQL NULL). */
-    if (!s->conninfo || !s->cache || nostr_buf_reserve(&s->params.data, 256)) {
-        nostr__pgwire_free(s);
-        goto nomem;
-    }
-    memcpy(s->conninfo, cfg->conninfo, len + 1);
-    memset(s->cache, 0, NOSTR__PGWIRE_CACHE * 32);
     rc = nostr__pgwire_ensure(s);
     if (rc != NOSTR_OK) {
         if (err) err->code = rc, err->msg = "pgwire: cannot connect to the database (see the log)";
@@ -7652,7 +7801,7 @@ NOSTRDEF int nostr_pgwire_seen_on(nostr_pgwire *s, const unsigned char (*ids)[32
     int rc, k;
     if (!s || (!ids && n) || !row) return NOSTR_ERR_ARG;
     if (!n) return NOSTR_OK;
-    nostr__pgwire_flush(s); /* like a query: sees what was queued before it */
+    nostr__pgwire_flush_for_read(s); /* like a query */
     nostr__pgwire_params_reset(&s->params);
     if (nostr__pgwire_array_begin(s, &s->params, NOSTR__PGWIRE_BYTEA_ARRAY, NOSTR__PGWIRE_BYTEA) < 0)
         return NOSTR_ERR_NOMEM;
@@ -7784,7 +7933,7 @@ NOSTRDEF int nostr_pgwire_recent_ids(nostr_pgwire *s, long long since, size_t ma
     size_t got = 0;
     long n;
     if (!s || !row) return NOSTR_ERR_ARG;
-    nostr__pgwire_flush(s); /* like a query: sees what was queued before it */
+    nostr__pgwire_flush_for_read(s); /* like a query */
     memset(last, 0, sizeof last);
     while (got < max) {
         size_t want = max - got < NOSTR__PGWIRE_PAGE ? max - got : NOSTR__PGWIRE_PAGE;

@@ -491,26 +491,63 @@ static int parse_args(options *o, int argc, char **argv)
     return -1;
 }
 
-/* ---- the built-in store's log writes on a writer thread ----
- * The loop hands a batch (nostr_store_builtin_commit_begin) to the writer,
- * which writes and fsyncs it and wakes the loop through an eventfd; the
+/* ---- the store's writes on a writer thread ----
+ * The loop hands a batch (commit_begin) to the writer, which writes it
+ * (the built-in store: write and fsync its log; pgwire: the transaction,
+ * on a connection of its own) and wakes the loop through an eventfd; the
  * loop ends the batch (the puts' OKs go out) and hands over the next. The
- * loop never waits for the disk, and an fsync covers every event that
- * arrived while the previous one ran. */
+ * loop never waits for the disk or the database, and one write covers
+ * every event that arrived while the previous one ran. */
 
 typedef struct committer {
-    nostr_store_builtin *st;
+    void *st; /* the store */
+    int (*begin)(void *st, void **batch);
+    int (*write)(void *batch);
+    int (*end)(void *st, void *batch);
     pthread_t thread;
     int running;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    nostr_store_builtin_batch *todo; /* handed to the writer */
-    nostr_store_builtin_batch *done; /* written, back to the loop */
+    void *todo; /* handed to the writer */
+    void *done; /* written, back to the loop */
     int stop;
     int efd;
-    nostr_store_builtin_batch *out; /* loop thread: begun, not yet ended */
-    unsigned long long batches;     /* loop thread: for /metrics */
+    void *out;                  /* loop thread: begun, not yet ended */
+    unsigned long long batches; /* loop thread: for /metrics */
 } committer;
+
+static int builtin_begin(void *st, void **b)
+{
+    nostr_store_builtin_batch *bb = NULL;
+    int rc = nostr_store_builtin_commit_begin((nostr_store_builtin *)st, &bb);
+    *b = bb;
+    return rc;
+}
+static int builtin_write(void *b)
+{
+    return nostr_store_builtin_commit_write((nostr_store_builtin_batch *)b);
+}
+static int builtin_end(void *st, void *b)
+{
+    return nostr_store_builtin_commit_end((nostr_store_builtin *)st, (nostr_store_builtin_batch *)b);
+}
+#ifdef NOSTR_WITH_PGWIRE
+static int pgwire_begin(void *st, void **b)
+{
+    nostr_pgwire_batch *pb = NULL;
+    int rc = nostr_pgwire_commit_begin((nostr_pgwire *)st, &pb);
+    *b = pb;
+    return rc;
+}
+static int pgwire_write(void *b)
+{
+    return nostr_pgwire_commit_write((nostr_pgwire_batch *)b);
+}
+static int pgwire_end(void *st, void *b)
+{
+    return nostr_pgwire_commit_end((nostr_pgwire *)st, (nostr_pgwire_batch *)b);
+}
+#endif
 
 static void *committer_main(void *arg)
 {
@@ -518,13 +555,13 @@ static void *committer_main(void *arg)
     uint64_t one = 1;
     pthread_mutex_lock(&cm->mu);
     for (;;) {
-        nostr_store_builtin_batch *b;
+        void *b;
         while (!cm->todo && !cm->stop) pthread_cond_wait(&cm->cv, &cm->mu);
         if (!cm->todo) break;
         b = cm->todo;
         cm->todo = NULL;
         pthread_mutex_unlock(&cm->mu);
-        (void)nostr_store_builtin_commit_write(b); /* the loop sees the result at end */
+        (void)cm->write(b); /* the loop sees the result at end */
         pthread_mutex_lock(&cm->mu);
         cm->done = b;
         pthread_cond_broadcast(&cm->cv);
@@ -535,10 +572,14 @@ static void *committer_main(void *arg)
     return NULL;
 }
 
-static int committer_start(committer *cm, nostr_store_builtin *st)
+static int committer_start(committer *cm, void *st, int (*begin)(void *, void **), int (*write_)(void *),
+                           int (*end)(void *, void *))
 {
     memset(cm, 0, sizeof *cm);
     cm->st = st;
+    cm->begin = begin;
+    cm->write = write_;
+    cm->end = end;
     cm->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (cm->efd < 0) return -1;
     pthread_mutex_init(&cm->mu, NULL);
@@ -558,7 +599,7 @@ static int committer_start(committer *cm, nostr_store_builtin *st)
  * for the batch out. 0, or -1 when the write failed. */
 static int committer_reap(committer *cm, int wait)
 {
-    nostr_store_builtin_batch *b;
+    void *b;
     uint64_t count;
     if (!cm->out) return 0;
     if (read(cm->efd, &count, sizeof count) < 0) { /* EAGAIN: look anyway */
@@ -571,16 +612,16 @@ static int committer_reap(committer *cm, int wait)
     if (!b) return 0;
     cm->out = NULL;
     cm->batches++;
-    return nostr_store_builtin_commit_end(cm->st, b) == NOSTR_OK ? 0 : -1;
+    return cm->end(cm->st, b) == NOSTR_OK ? 0 : -1;
 }
 
 /* Loop thread: hand the next batch to the writer unless one is out. */
 static int committer_kick(committer *cm)
 {
-    nostr_store_builtin_batch *b = NULL;
+    void *b = NULL;
     int rc;
     if (cm->out) return 0;
-    rc = nostr_store_builtin_commit_begin(cm->st, &b);
+    rc = cm->begin(cm->st, &b);
     if (!b) return rc == NOSTR_OK ? 0 : -1;
     cm->out = b;
     pthread_mutex_lock(&cm->mu);
@@ -620,7 +661,7 @@ typedef struct server {
     /* the store */
     nostr_store store;
     nostr_store_builtin *builtin;
-    committer cm; /* the built-in store's writer */
+    committer cm; /* the store's writer */
 #ifdef NOSTR_WITH_PGWIRE
     nostr_pgwire *pg;
 #endif
@@ -688,11 +729,11 @@ static int verify_cb(void *user, nostr_relay_verify_job *job)
     return verify_submit(&((server *)user)->vp, job);
 }
 
-/* Once per loop iteration (group commit): the built-in store's batch goes
- * to the writer thread; pgwire commits here. */
+/* Once per loop iteration (group commit): the store's batch goes to the
+ * writer thread (here only when it could not be started). */
 static int store_commit(server *s)
 {
-    if (s->builtin && s->cm.running) return committer_kick(&s->cm) == 0 ? NOSTR_OK : NOSTR_ERR_CLOSED;
+    if (s->cm.running) return committer_kick(&s->cm) == 0 ? NOSTR_OK : NOSTR_ERR_CLOSED;
     if (s->builtin) return nostr_store_builtin_commit(s->builtin);
 #ifdef NOSTR_WITH_PGWIRE
     if (s->pg) return nostr_pgwire_commit(s->pg);
@@ -838,7 +879,9 @@ static void run_loop(server *s, const options *o)
             else if (tag == &tag_verify)
                 verify_pool_drain(&s->vp, s->cs.relay);
             else if (tag == &tag_commit) {
-                if (committer_reap(&s->cm, 0) != 0) logf_(NOSTR_LOG_ERROR, "store: writing the log failed");
+                if (committer_reap(&s->cm, 0) != 0)
+                    logf_(NOSTR_LOG_ERROR, "store: writing a batch failed%s%s", *store_error(s) ? ": " : "",
+                          store_error(s));
             }
             else if (tag == &tag_signal)
                 handle_signal(s, o->shutdown_timeout_ms);
@@ -911,10 +954,16 @@ static int run(options *o)
     cb.log = log_msg;
     cb.http_hook = http_hook;
     if (s.vp.nthreads > 0) cb.verify = verify_cb;
-    if (s.builtin && committer_start(&s.cm, s.builtin) != 0) {
+    if (s.builtin && committer_start(&s.cm, s.builtin, builtin_begin, builtin_write, builtin_end) != 0) {
         logf_(NOSTR_LOG_ERROR, "cannot start the store's writer thread");
         goto out;
     }
+#ifdef NOSTR_WITH_PGWIRE
+    if (s.pg && committer_start(&s.cm, s.pg, pgwire_begin, pgwire_write, pgwire_end) != 0) {
+        logf_(NOSTR_LOG_ERROR, "cannot start the store's writer thread");
+        goto out;
+    }
+#endif
     s.serve_metrics = o->rc.serve_metrics != -1;
     s.started_ms = realtime_ms();
     o->rc.ctx = ctx;

@@ -10,8 +10,11 @@
  * SQL metacharacters in tag values, d tags and searches are data; LIKE
  * wildcards in a search are literal; connection refused is a clear error;
  * a PostgreSQL restart between commits is survived, and a commit while
- * it is down reports an error and the next one works. */
+ * it is down reports an error and the next one works; the pipelined
+ * commit (begin / write on another thread / end) completes what commit
+ * would, one batch at a time and in order. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include "pg_harness.h"
 #include "test.h"
 #include "nostr_relay.h"
@@ -488,6 +491,101 @@ static void test_batch(void)
     nostr_pgwire_close(s);
 }
 
+static void *pipelined_write(void *b)
+{
+    return (void *)(long)nostr_pgwire_commit_write((nostr_pgwire_batch *)b);
+}
+
+static void test_pipelined(void)
+{
+    enum { N = 200 };
+    char ci[256];
+    nostr_pgwire *s;
+    nostr_pgwire_batch *b = NULL, *b2 = NULL;
+    nostr_store st;
+    made *ms = (made *)calloc(N, sizeof *ms);
+    put_result *res = (put_result *)calloc(N, sizeof *res), pr[3];
+    made late, early;
+    size_t i, calls = 0;
+    pthread_t th;
+    void *ret = NULL;
+    rows r;
+    fresh_db(ci, sizeof ci);
+    s = open_store(ci, 1);
+    CHECK(s != NULL);
+    if (!s) return;
+    st = nostr_pgwire_iface(s);
+    CHECK_EQ(nostr_pgwire_commit_begin(s, &b), NOSTR_OK);
+    CHECK(b == NULL); /* nothing queued */
+    for (i = 0; i < N; i++) {
+        char content[64];
+        snprintf(content, sizeof content, "pipelined %zu", i);
+        ms[i] = make((int)(i % 3), 1, 1700000000 + (long long)i, content, "t", "pipe", NULL, NULL);
+        CHECK_EQ(put(&st, &ms[i], &res[i]), NOSTR_OK);
+    }
+    CHECK_EQ(nostr_pgwire_commit_begin(s, &b), NOSTR_OK);
+    CHECK(b != NULL);
+    if (!b) return;
+    CHECK_EQ(nostr_pgwire_commit_begin(s, &b2), NOSTR_ERR_BUSY); /* one batch out at a time */
+    CHECK(b2 == NULL);
+    /* while it is out: a new put waits for the next batch; commit and a
+     * read write nothing (they would race the batch) */
+    late = make(0, 1, 1700001000, "after the batch", "t", "pipe", NULL, NULL);
+    CHECK_EQ(put(&st, &late, &pr[0]), NOSTR_OK);
+    CHECK_EQ(nostr_pgwire_commit(s), NOSTR_OK);
+    CHECK_EQ(pr[0].calls, 0);
+    CHECK_EQ(query(&st, "{\"#t\":[\"pipe\"]}", &r), NOSTR_OK);
+    CHECK_EQ(r.n, 0);
+    rows_free(&r);
+    /* written on another thread, on the batch's own connection */
+    CHECK_EQ(pthread_create(&th, NULL, pipelined_write, b), 0);
+    CHECK_EQ(pthread_join(th, &ret), 0);
+    CHECK_EQ((long)ret, NOSTR_OK);
+    for (i = 0; i < N; i++) calls += (size_t)res[i].calls;
+    CHECK_EQ(calls, 0); /* completions wait for end, on the store's thread */
+    CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_OK);
+    for (i = 0, calls = 0; i < N; i++) {
+        calls += (size_t)res[i].calls;
+        CHECK_EQ(res[i].result, NOSTR_STORE_SAVED);
+    }
+    CHECK_EQ(calls, N);
+    CHECK_EQ(pr[0].calls, 0);
+    CHECK_EQ(st.has(st.self, ms[N - 1].ev.id), 1);
+    CHECK_EQ(sql_number(ci, "SELECT count(DISTINCT xmin::text) FROM events"), 1); /* one transaction */
+    CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_ERR_ARG);                        /* not out any more */
+    /* the next batch: the late put, a duplicate of the first batch's */
+    CHECK_EQ(put(&st, &ms[0], &pr[1]), NOSTR_OK);
+    b = NULL;
+    CHECK_EQ(nostr_pgwire_commit_begin(s, &b), NOSTR_OK);
+    CHECK(b != NULL);
+    if (!b) return;
+    CHECK_EQ(nostr_pgwire_commit_write(b), NOSTR_OK);
+    CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_OK);
+    CHECK_EQ(pr[0].calls, 1);
+    CHECK_EQ(pr[0].result, NOSTR_STORE_SAVED);
+    CHECK_EQ(pr[1].calls, 1);
+    CHECK_EQ(pr[1].result, NOSTR_STORE_DUPLICATE);
+    /* a put a read already wrote (no batch out) still completes through a batch */
+    early = make(1, 1, 1700002000, "written by a read", "t", "pipe", NULL, NULL);
+    CHECK_EQ(put(&st, &early, &pr[2]), NOSTR_OK);
+    CHECK_EQ(query(&st, "{\"#t\":[\"pipe\"]}", &r), NOSTR_OK);
+    CHECK_EQ(r.n, N + 2);
+    rows_free(&r);
+    CHECK_EQ(pr[2].calls, 0);
+    b = NULL;
+    CHECK_EQ(nostr_pgwire_commit_begin(s, &b), NOSTR_OK);
+    CHECK(b != NULL);
+    if (!b) return;
+    CHECK_EQ(nostr_pgwire_commit_write(b), NOSTR_OK);
+    CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_OK);
+    CHECK_EQ(pr[2].calls, 1);
+    CHECK_EQ(pr[2].result, NOSTR_STORE_SAVED);
+    CHECK_EQ(sql_number(ci, "SELECT count(*) FROM events"), N + 2);
+    free(ms);
+    free(res);
+    nostr_pgwire_close(s);
+}
+
 static void test_metachars(void)
 {
     static const char *evil = "'; DROP TABLE events; --";
@@ -695,6 +793,7 @@ int main(void)
     TEST_RUN(test_schema);
     TEST_RUN(test_raw_verbatim);
     TEST_RUN(test_batch);
+    TEST_RUN(test_pipelined);
     TEST_RUN(test_metachars);
     TEST_RUN(test_long_values);
     TEST_RUN(test_refused);

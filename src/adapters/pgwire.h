@@ -62,6 +62,21 @@ NOSTRDEF nostr_store nostr_pgwire_iface(nostr_pgwire *s);
  * NOSTR_OK, or the error their completions got (or, with no failed put,
  * the error that dropped provenance records since the last commit). */
 NOSTRDEF int nostr_pgwire_commit(nostr_pgwire *s);
+/* Pipelined commit, for an application with a thread to spare: the
+ * database's time off its loop. begin (on the store's thread) hands the
+ * queued puts and provenance records to a batch, or sets *out to NULL
+ * when nothing is queued; write (on any thread) runs the transaction on
+ * the batch's own connection, opened at its first write; end (on the
+ * store's thread again) completes the batch's puts, as commit would, and
+ * returns what commit would. One batch is out at a time (begin says
+ * NOSTR_ERR_BUSY meanwhile) and commit does nothing while one is: puts
+ * made meanwhile wait for the next batch, so batches are written in
+ * order. Queries keep using the store's connection. End the batch out
+ * before close. */
+typedef struct nostr_pgwire_batch nostr_pgwire_batch;
+NOSTRDEF int nostr_pgwire_commit_begin(nostr_pgwire *s, nostr_pgwire_batch **out);
+NOSTRDEF int nostr_pgwire_commit_write(nostr_pgwire_batch *b);
+NOSTRDEF int nostr_pgwire_commit_end(nostr_pgwire *s, nostr_pgwire_batch *b);
 /* Commit, then disconnect and free. */
 NOSTRDEF void nostr_pgwire_close(nostr_pgwire *s);
 /* The last server or connection error (static or owned by s), or "". */
