@@ -496,6 +496,22 @@ static void *pipelined_write(void *b)
     return (void *)(long)nostr_pgwire_commit_write((nostr_pgwire_batch *)b);
 }
 
+/* begin, write and end on this thread; an error, or NOSTR_ERR_ARG when
+ * nothing was queued */
+static int pipelined_commit(nostr_pgwire *s)
+{
+    nostr_pgwire_batch *b = NULL;
+    int rc = nostr_pgwire_commit_begin(s, &b);
+    if (rc != NOSTR_OK) return rc;
+    if (!b) return NOSTR_ERR_ARG;
+    rc = nostr_pgwire_commit_write(b);
+    if (rc != NOSTR_OK) {
+        (void)nostr_pgwire_commit_end(s, b);
+        return rc;
+    }
+    return nostr_pgwire_commit_end(s, b);
+}
+
 static void test_pipelined(void)
 {
     enum { N = 200 };
@@ -555,12 +571,7 @@ static void test_pipelined(void)
     CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_ERR_ARG);                        /* not out any more */
     /* the next batch: the late put, a duplicate of the first batch's */
     CHECK_EQ(put(&st, &ms[0], &pr[1]), NOSTR_OK);
-    b = NULL;
-    CHECK_EQ(nostr_pgwire_commit_begin(s, &b), NOSTR_OK);
-    CHECK(b != NULL);
-    if (!b) return;
-    CHECK_EQ(nostr_pgwire_commit_write(b), NOSTR_OK);
-    CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_OK);
+    CHECK_EQ(pipelined_commit(s), NOSTR_OK);
     CHECK_EQ(pr[0].calls, 1);
     CHECK_EQ(pr[0].result, NOSTR_STORE_SAVED);
     CHECK_EQ(pr[1].calls, 1);
@@ -572,12 +583,7 @@ static void test_pipelined(void)
     CHECK_EQ(r.n, N + 2);
     rows_free(&r);
     CHECK_EQ(pr[2].calls, 0);
-    b = NULL;
-    CHECK_EQ(nostr_pgwire_commit_begin(s, &b), NOSTR_OK);
-    CHECK(b != NULL);
-    if (!b) return;
-    CHECK_EQ(nostr_pgwire_commit_write(b), NOSTR_OK);
-    CHECK_EQ(nostr_pgwire_commit_end(s, b), NOSTR_OK);
+    CHECK_EQ(pipelined_commit(s), NOSTR_OK);
     CHECK_EQ(pr[2].calls, 1);
     CHECK_EQ(pr[2].result, NOSTR_STORE_SAVED);
     CHECK_EQ(sql_number(ci, "SELECT count(*) FROM events"), N + 2);
