@@ -2073,7 +2073,7 @@ static int nostr__store_index_chunk(nostr_store_builtin *st, nostr__store_ixkey 
         nostr__store_slot *c = NULL;
         /* The candidate is checked in full: an insert earlier in this
          * chunk may have grown the map and moved every slot. */
-        if (q[i].cand != (size_t)-1 && q[i].cand < m->cap) {
+        if (q[i].cand != (size_t)-1) { /* an index from before a growth is still < cap */
             c = &m->slots[q[i].cand];
             if (c->hash != q[i].h || c->keylen != q[i].n || memcmp(c->key, q[i].key, q[i].n) != 0) c = NULL;
         }
@@ -6942,6 +6942,8 @@ NOSTRDEF int nostr_pgwire_commit_begin(nostr_pgwire *s, nostr_pgwire_batch **out
     }
     w = s->batch->w;
     nostr__pgwire_swap_queue(s, w);
+    /* puts a read's flush wrote and failed go with the message they failed with */
+    memcpy(w->put_err, s->put_err, sizeof w->put_err);
     w->words_state = s->words_state;
     s->batch->rc = NOSTR_OK;
     s->batch_out = 1;

@@ -1619,6 +1619,8 @@ NOSTRDEF int nostr_pgwire_commit_begin(nostr_pgwire *s, nostr_pgwire_batch **out
     }
     w = s->batch->w;
     nostr__pgwire_swap_queue(s, w);
+    /* puts a read's flush wrote and failed go with the message they failed with */
+    memcpy(w->put_err, s->put_err, sizeof w->put_err);
     w->words_state = s->words_state;
     s->batch->rc = NOSTR_OK;
     s->batch_out = 1;

@@ -723,7 +723,7 @@ static int nostr__store_index_chunk(nostr_store_builtin *st, nostr__store_ixkey 
         nostr__store_slot *c = NULL;
         /* The candidate is checked in full: an insert earlier in this
          * chunk may have grown the map and moved every slot. */
-        if (q[i].cand != (size_t)-1 && q[i].cand < m->cap) {
+        if (q[i].cand != (size_t)-1) { /* an index from before a growth is still < cap */
             c = &m->slots[q[i].cand];
             if (c->hash != q[i].h || c->keylen != q[i].n || memcmp(c->key, q[i].key, q[i].n) != 0) c = NULL;
         }
