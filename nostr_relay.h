@@ -2921,10 +2921,12 @@ static int nostr__store_plan_make(nostr_store_builtin *st, const nostr_filter *f
         }
     }
     pl->tag_at[f->tags_count] = ntag;
-    /* each option's lists into tmp; the best so far is kept in cand */
+    /* each option's lists into tmp; the best so far is kept in cand.
+     * cap stays at least 1, for the list of every event: an empty
+     * authors or kinds list makes the pair count 0. */
     cap = 1;
     if (fa && fk && f->authors_count * f->kinds_count <= NOSTR__STORE_MAX_PAIRS) {
-        cap = f->authors_count * f->kinds_count;
+        if (f->authors_count * f->kinds_count > cap) cap = f->authors_count * f->kinds_count;
         fa = 0; /* authors x kinds lists are a subset of the authors' lists */
         opt[nopt++] = 1;
     }

@@ -10,7 +10,12 @@
  * upgrade, the rest split at '\n' into messages sent as masked text
  * frames) and the limits (bit 2: small limits); byte 1 the piece size
  * for feeding; the rest is the stream. Between messages the store
- * commits and the clock moves. */
+ * commits and the clock moves.
+ *
+ * The store starts with a few signed events (fuzz_seed_events), so a REQ
+ * or COUNT walks real index lists even when no EVENT in the input
+ * verifies: a mutated EVENT almost never does. Their authors are the keys
+ * of secrets 01..01 and 02..02 (pubkeys in the corpus file req_seeded). */
 #define _POSIX_C_SOURCE 200809L
 #define NOSTR_NO_BLOCKING
 #define NOSTR_IMPLEMENTATION
@@ -171,6 +176,68 @@ static void fuzz_frame(nostr_buf *b, const unsigned char *p, size_t n)
     nostr_buf_append(b, p, n);
 }
 
+/* Signed once, put into every run's fresh store: kind 1 with t and p
+ * tags, a kind 0, an addressable 30023, a kind 7 with an e tag. */
+enum { FUZZ_SEEDS = 4 };
+static nostr_event fuzz_seeds[FUZZ_SEEDS];
+static nostr_buf fuzz_seed_json[FUZZ_SEEDS];
+static nostr_arena fuzz_seed_arena;
+
+static void fuzz_seed_events(void)
+{
+    static const char *const t1[] = {"t", "nostr"}, *const d1[] = {"d", "x"};
+    unsigned char sec[32];
+    nostr_keys k[2];
+    const char *p1[2], *e1[2];
+    char phex[65], ehex[65];
+    int i;
+    nostr_arena_init(&fuzz_seed_arena, NULL, 0, NULL);
+    for (i = 0; i < 2; i++) {
+        memset(sec, i + 1, sizeof sec);
+        if (nostr_keys_from_secret(fuzz_ctx, sec, &k[i]) != NOSTR_OK) abort();
+    }
+    nostr_hex_encode(k[1].pub, 32, phex);
+    p1[0] = "p", p1[1] = phex;
+    if (nostr_event_init(&fuzz_seeds[0], &fuzz_seed_arena, 1, 1699999000, "hello nostr", 11) != NOSTR_OK ||
+        nostr_event_add_tag(&fuzz_seeds[0], &fuzz_seed_arena, t1, 2) != NOSTR_OK ||
+        nostr_event_add_tag(&fuzz_seeds[0], &fuzz_seed_arena, p1, 2) != NOSTR_OK ||
+        nostr_event_sign(fuzz_ctx, &fuzz_seeds[0], &k[0]) != NOSTR_OK)
+        abort();
+    nostr_hex_encode(fuzz_seeds[0].id, 32, ehex);
+    e1[0] = "e", e1[1] = ehex;
+    if (nostr_event_init(&fuzz_seeds[1], &fuzz_seed_arena, 0, 1699999001, "{\"name\":\"b\"}", 12) != NOSTR_OK ||
+        nostr_event_sign(fuzz_ctx, &fuzz_seeds[1], &k[1]) != NOSTR_OK ||
+        nostr_event_init(&fuzz_seeds[2], &fuzz_seed_arena, 30023, 1699999002, "long form", 9) != NOSTR_OK ||
+        nostr_event_add_tag(&fuzz_seeds[2], &fuzz_seed_arena, d1, 2) != NOSTR_OK ||
+        nostr_event_sign(fuzz_ctx, &fuzz_seeds[2], &k[0]) != NOSTR_OK ||
+        nostr_event_init(&fuzz_seeds[3], &fuzz_seed_arena, 7, 1699999003, "+", 1) != NOSTR_OK ||
+        nostr_event_add_tag(&fuzz_seeds[3], &fuzz_seed_arena, e1, 2) != NOSTR_OK ||
+        nostr_event_sign(fuzz_ctx, &fuzz_seeds[3], &k[1]) != NOSTR_OK)
+        abort();
+    for (i = 0; i < FUZZ_SEEDS; i++) {
+        nostr_buf_init(&fuzz_seed_json[i], NULL);
+        if (nostr_event_to_json(&fuzz_seeds[i], &fuzz_seed_json[i]) != NOSTR_OK) abort();
+    }
+}
+
+static void fuzz_put_done(void *user, int result, const char *msg)
+{
+    (void)msg;
+    if (result != NOSTR_STORE_SAVED) abort();
+    ++*(int *)user;
+}
+
+static void fuzz_store_seeds(nostr_store_builtin *sb, const nostr_store *st)
+{
+    int i, saved = 0;
+    for (i = 0; i < FUZZ_SEEDS; i++)
+        if (st->put(st->self, &fuzz_seeds[i], (const char *)fuzz_seed_json[i].data, fuzz_seed_json[i].len,
+                    fuzz_put_done, &saved) != NOSTR_OK)
+            abort();
+    nostr_store_builtin_commit(sb);
+    if (saved != FUZZ_SEEDS) abort();
+}
+
 static const char fuzz_upgrade[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1:7777\r\nUpgrade: websocket\r\n"
                                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                    "Sec-WebSocket-Version: 13\r\n\r\n";
@@ -198,6 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cc.rng_user = &fuzz_seed;
         fuzz_ctx = nostr_ctx_new(&cc);
         if (!fuzz_ctx) abort();
+        fuzz_seed_events();
     }
     fuzz_seed = 1;
     mode = data[0] & 3;
@@ -208,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&sc, 0, sizeof sc);
     if (nostr_store_builtin_open(&sb, &sc, &err) != NOSTR_OK) abort();
     st = nostr_store_builtin_iface(sb);
+    fuzz_store_seeds(sb, &st);
     memset(&cfg, 0, sizeof cfg);
     cfg.ctx = fuzz_ctx;
     cfg.relay_url = "ws://127.0.0.1:7777/";

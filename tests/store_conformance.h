@@ -708,6 +708,15 @@ static void sc_test_queries(sc_suite *S)
     CHECK_EQ(r.n, 0);
     f = sc_filter(S, "{\"kinds\":[1],\"#t\":[]}");
     CHECK_EQ(sc_count(S, &f, 1, SC_NOW), 0);
+    /* an empty list beside a full one: authors x kinds has no pairs */
+    f = sc_filter(S, "{\"authors\":[\"%s\"],\"kinds\":[]}", a);
+    sc_query(S, &f, 1, SC_NOW, &r);
+    CHECK_EQ(r.n, 0);
+    CHECK_EQ(sc_count(S, &f, 1, SC_NOW), 0);
+    f = sc_filter(S, "{\"authors\":[],\"kinds\":[1],\"#t\":[\"topic1\"]}");
+    sc_query(S, &f, 1, SC_NOW, &r);
+    CHECK_EQ(r.n, 0);
+    CHECK_EQ(sc_count(S, &f, 1, SC_NOW), 0);
 
     /* several filters: each filter's limit, the union sent once */
     fs[0] = sc_filter(S, "{\"authors\":[\"%s\"],\"since\":%lld,\"limit\":2}", a, t);                     /* ev5 ev4 */

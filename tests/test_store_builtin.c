@@ -1151,7 +1151,7 @@ static void random_filter(const cev *c, size_t n, nostr_buf *b)
         nostr_buf_append_str(b, "]");
     }
     if (what == 1 || what == 2 || what == 7) { /* authors */
-        unsigned m = 1 + rnd(what == 7 ? 40 : 3), j;
+        unsigned m = rnd(16) ? 1 + rnd(what == 7 ? 40 : 3) : 0, j; /* sometimes empty: matches nothing */
         SEP();
         nostr_buf_append_str(b, "\"authors\":[");
         for (j = 0; j < m; j++) {
@@ -1166,8 +1166,8 @@ static void random_filter(const cev *c, size_t n, nostr_buf *b)
     if (what == 2 || what == 3 || what == 7 || rnd(4) == 0) { /* kinds */
         SEP();
         nostr_buf_append_str(b, "\"kinds\":[");
-        nostr_buf_append_u64(b, e->ev.kind);
-        if (rnd(2)) {
+        if (rnd(16)) nostr_buf_append_u64(b, e->ev.kind); /* sometimes []: matches nothing */
+        if (rnd(2) && b->data[b->len - 1] != '[') {
             nostr_buf_append_char(b, ',');
             nostr_buf_append_u64(b, c[rnd((unsigned)n)].ev.kind);
         }
