@@ -62,7 +62,10 @@ fuzz_all() {
     if ! "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
          -artifact_prefix="$dir/crashes/$name-" -print_final_stats=0 "$dir/new-$name" "$corpus" \
          >"$dir/$name.log" 2>&1; then
-      echo "fuzz $name FAILED: crash input kept in $dir/crashes (add it to $corpus)"; tail -30 "$dir/$name.log"; ok=1
+      echo "fuzz $name FAILED: crash input kept in $dir/crashes (add it to $corpus)"
+      # the sanitizer's report and stack (a plain tail shows only its shadow bytes), then the input
+      grep -m1 -A30 -E "^==[0-9]+==ERROR|runtime error:|^SUMMARY|deadly signal|out-of-memory|timeout after" "$dir/$name.log"
+      tail -4 "$dir/$name.log"; ok=1
     fi
   done
   return $ok
